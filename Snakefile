@@ -1,0 +1,29 @@
+# cir: data -> teachers -> students -> evaluation -> tables.
+#   snakemake --cores 4 results/tables/table2.csv                 (demo preset, offline)
+#   snakemake --config scale=paper -n results/tables/table2.csv   (paper preset, dry run)
+#   snakemake --profile profiles/slurm --config scale=paper results/tables/table2.csv
+
+from cir import config as cir_config
+
+configfile: "config.yaml"
+
+# One validation for Snakemake, DVC and the CLIs: JSON schema + cross-references.
+cir_config.validate(config, "config.yaml (with --config overrides)")
+PRESET = cir_config.preset(config)
+P = PRESET["name"]
+DATA = config["paths"]["data"]
+RUNS = config["paths"]["runs"]
+RESULTS = config["paths"]["results"]
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/teachers.smk"
+include: "rules/students.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        f"{RESULTS}/tables/table2.csv",

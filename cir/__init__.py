@@ -1,0 +1,3 @@
+"""cir: reproduction pipeline for contrastive / distillation image-restoration papers."""
+
+__version__ = "0.1.0"

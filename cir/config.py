@@ -1,0 +1,146 @@
+"""Load config.yaml, validate it against cir/config.schema.yaml, resolve a scale preset.
+
+The Snakefile and every workflow_scripts CLI go through :func:`load_and_validate`, so a
+wrong key or value fails before any job starts, with the key path and the allowed values.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cir.errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+BUILTIN_SETS = ("skimage_train", "skimage_test")
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _key_path(parts) -> str:
+    return ".".join(str(p) for p in parts) or "<top level>"
+
+
+def _describe(error) -> str:
+    """A one-line message for a jsonschema error: key path, bad value, what is allowed."""
+    where = _key_path(error.absolute_path)
+    validator, expected = error.validator, error.validator_value
+    if validator == "enum":
+        return f"{where}: {error.instance!r} is not allowed; allowed values: {', '.join(map(repr, expected))}"
+    if validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return f"{where}: unknown key(s) {', '.join(map(repr, extra))}; allowed keys: {', '.join(allowed)}"
+    if validator == "required":
+        return f"{where}: {error.message}"
+    if validator == "type":
+        return f"{where}: {error.instance!r} has the wrong type; expected {expected}"
+    return f"{where}: {error.message}"
+
+
+def validate_schema(cfg: dict, source: str = "config") -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        lines = "\n  ".join(_describe(e) for e in errors[:10])
+        raise ConfigError(f"{source}: invalid configuration:\n  {lines}")
+
+
+def _check_semantics(cfg: dict, source: str) -> None:
+    from cir.data.registry import DATASETS
+    from cir.methods import METHOD_NAMES
+
+    problems: list[str] = []
+    if cfg["scale"] not in cfg["presets"]:
+        problems.append(f"scale: {cfg['scale']!r} is not a preset; allowed values: {', '.join(cfg['presets'])}")
+    for name, exp in cfg["experiments"].items():
+        if exp["method"] not in METHOD_NAMES:
+            problems.append(f"experiments.{name}.method: {exp['method']!r} is not allowed; "
+                            f"allowed values: {', '.join(sorted(METHOD_NAMES))}")
+        teacher = exp.get("teacher")
+        if teacher is not None:
+            t = cfg["experiments"].get(teacher)
+            if t is None or t["role"] != "teacher":
+                valid = [k for k, v in cfg["experiments"].items() if v["role"] == "teacher"]
+                problems.append(f"experiments.{name}.teacher: {teacher!r} is not a teacher experiment; "
+                                f"allowed values: {', '.join(valid)}")
+    for pname, preset in cfg["presets"].items():
+        at = f"presets.{pname}"
+        for i, exp in enumerate(preset["experiments"]):
+            if exp not in cfg["experiments"]:
+                problems.append(f"{at}.experiments.{i}: {exp!r} is not an experiment; "
+                                f"allowed values: {', '.join(cfg['experiments'])}")
+            else:
+                teacher = cfg["experiments"][exp].get("teacher")
+                if teacher and teacher not in preset["experiments"]:
+                    problems.append(f"{at}.experiments: {exp!r} needs teacher experiment {teacher!r}, "
+                                    f"which is not listed")
+        for b in preset["backbones"]:
+            if b not in preset["models"]:
+                problems.append(f"{at}.models: no entry for backbone {b!r}")
+        valid_sets = BUILTIN_SETS if preset["data"]["source"] == "builtin" else tuple(DATASETS)
+        for split in ("train", "test"):
+            for i, ds in enumerate(preset["data"][split]):
+                if ds not in valid_sets:
+                    problems.append(f"{at}.data.{split}.{i}: {ds!r} is not a {preset['data']['source']} "
+                                    f"data set; allowed values: {', '.join(valid_sets)}")
+        ms = preset["train"]["scheduler"].get("milestones", [])
+        if ms != sorted(ms):
+            problems.append(f"{at}.train.scheduler.milestones: {ms} must be increasing")
+        if preset["train"]["scheduler"]["name"] == "multistep" and "gamma" not in preset["train"]["scheduler"]:
+            problems.append(f"{at}.train.scheduler: 'gamma' is required for multistep")
+    if problems:
+        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def validate(cfg: dict, source: str = "config") -> dict:
+    """Schema + cross-reference checks; returns ``cfg`` unchanged so calls can chain."""
+    validate_schema(cfg, source)
+    _check_semantics(cfg, source)
+    return cfg
+
+
+def load_and_validate(path: str | Path = "config.yaml", overrides: dict | None = None) -> dict:
+    cfg = load_yaml(path)
+    if overrides:
+        cfg = copy.deepcopy(cfg)
+        cfg.update(overrides)
+    return validate(cfg, str(path))
+
+
+def preset(cfg: dict, name: str | None = None) -> dict:
+    """The settings of preset ``name`` (default: ``cfg['scale']``), with its name added."""
+    name = name or cfg["scale"]
+    if name not in cfg["presets"]:
+        raise ConfigError(f"scale: {name!r} is not a preset; allowed values: {', '.join(cfg['presets'])}")
+    out = copy.deepcopy(cfg["presets"][name])
+    out["name"] = name
+    return out
+
+
+def experiment(cfg: dict, name: str) -> dict[str, Any]:
+    if name not in cfg["experiments"]:
+        raise ConfigError(f"experiments: {name!r} is not defined; allowed values: {', '.join(cfg['experiments'])}")
+    return copy.deepcopy(cfg["experiments"][name])

@@ -1,0 +1,1 @@
+"""Data sets, pretrained weight files and their download/extraction."""

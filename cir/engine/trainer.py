@@ -1,0 +1,225 @@
+"""The training loop shared by every method.
+
+The method supplies named loss terms; the trainer owns the rest: optimiser and schedule,
+seeding, bf16 autocast and channels_last on CUDA, gradient clipping, weight EMA,
+validation, atomic checkpoints with automatic resume, progress and logs.
+
+Resume is exact: the data batch and the global RNG at step ``t`` are functions of
+(seed, t) only, so a job killed after its checkpoint at step k and started again ends
+with the same weights as an uninterrupted run (on CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm import tqdm
+
+from cir.engine import checkpoint as ckpt
+from cir.engine.ema import ModelEMA
+from cir.engine.logs import RunLogger
+from cir.engine.optim import build_optimizer, build_scheduler
+from cir.methods.base import Method
+from cir.models import model_spec
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: 'cuda' was requested but torch sees no CUDA device")
+    return torch.device(name)
+
+
+@dataclass
+class TrainSettings:
+    iterations: int
+    batch_size: int
+    optimizer: dict
+    scheduler: dict
+    ema_decay: float = 0.0
+    grad_clip: float | None = None
+    checkpoint_every: int = 1000
+    val_every: int = 1000
+    log_every: int = 100
+    seed: int = 0
+    device: str = "auto"
+    amp_bf16: bool = True          # bf16 autocast, CUDA only
+    channels_last: bool = True     # CUDA only
+    tensorboard: bool = True
+    progress: bool = True
+    extra: dict = field(default_factory=dict)  # anything else that must match on resume
+
+    def fingerprint(self, method: Method) -> str:
+        """Identifies the run: a checkpoint from different settings is never resumed."""
+        keep = {k: v for k, v in asdict(self).items() if k not in ("device", "tensorboard", "progress")}
+        blob = json.dumps([keep, method.name, method.options, model_spec(method.student)],
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Trainer:
+    """``Trainer(method, sampler, settings, run_dir).fit(out)`` trains and writes the model file."""
+
+    def __init__(self, method: Method, sampler, settings: TrainSettings, run_dir: str | Path, *,
+                 validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+                 meta: dict[str, Any] | None = None):
+        self.method, self.sampler, self.s = method, sampler, settings
+        self.run_dir = Path(run_dir)
+        self.validate = validate
+        self.meta = dict(meta or {})
+        self.device = resolve_device(settings.device)
+        self.cuda = self.device.type == "cuda"
+        method.to(self.device)
+        if self.cuda and settings.channels_last:
+            method.student.to(memory_format=torch.channels_last)
+            if method.teacher is not None:
+                method.teacher.to(memory_format=torch.channels_last)
+        self.student = method.student
+        self.optimizer = build_optimizer(method.trainable_parameters(), settings.optimizer)
+        self.scheduler = build_scheduler(self.optimizer, settings.scheduler, settings.iterations)
+        self.ema = ModelEMA(self.student, settings.ema_decay) if settings.ema_decay > 0 else None
+        self.fingerprint = settings.fingerprint(method)
+        self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
+        self.step = 0
+        self.timings = {"train_seconds": 0.0}
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "step": self.step,
+            "student": self.student.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "method": self.method.state_dict(),
+            "timings": self.timings,
+        }
+
+    def save_checkpoint(self) -> None:
+        ckpt.save(self.ckpt_path, self._state())
+
+    def try_resume(self) -> bool:
+        if not self.ckpt_path.exists():
+            return False
+        state = ckpt.load(self.ckpt_path)
+        if state.get("fingerprint") != self.fingerprint:
+            stale = self.ckpt_path.with_name(f"stale-{state.get('fingerprint', 'unknown')}.pt")
+            os.replace(self.ckpt_path, stale)
+            print(f"[cir] {self.ckpt_path} was written with other settings; moved to {stale.name}, "
+                  "starting from step 0", file=sys.stderr)
+            return False
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.method.load_state_dict(state["method"])
+        self.step = int(state["step"])
+        self.timings = state.get("timings", self.timings)
+        print(f"[cir] resumed from {self.ckpt_path} at step {self.step}", file=sys.stderr)
+        return True
+
+    # -- the loop --------------------------------------------------------------------------
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        fmt = torch.channels_last if (self.cuda and self.s.channels_last) else torch.contiguous_format
+        return {k: v.to(self.device, non_blocking=True, memory_format=fmt) for k, v in batch.items()}
+
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step; returns the loss terms as Python floats only when logging."""
+        torch.manual_seed(self.s.seed * 1_000_003 + self.step)  # step-local randomness: exact resume
+        batch = self._to_device(self.sampler.batch(self.step))
+        self.student.train()
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.cuda and self.s.amp_bf16):
+            terms = self.method.training_step(batch, self.step)
+        total = sum(terms.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if self.s.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.student.parameters(), self.s.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.student)
+        self.step += 1
+        self.method.after_step(self.step)
+        self._last_terms = terms
+        self._last_total = total
+        return terms
+
+    def eval_model(self) -> torch.nn.Module:
+        return self.ema.shadow if self.ema is not None else self.student
+
+    def run_validation(self, logger: RunLogger) -> dict[str, float]:
+        if self.validate is None:
+            return {}
+        model = self.eval_model()
+        was_training = model.training
+        model.eval()
+        values = self.validate(model)
+        model.train(was_training)
+        logger.log_val(self.step, values)
+        return values
+
+    def fit(self, out: str | Path) -> Path:
+        """Train to ``settings.iterations`` (resuming if a checkpoint exists) and write ``out``."""
+        s = self.s
+        self.try_resume()
+        logger = RunLogger(self.run_dir, loss_names=list(self.method.loss_names), tensorboard=s.tensorboard)
+        logger.start(self.step)
+        bar = tqdm(total=s.iterations, initial=self.step, desc=self.meta.get("name", "train"),
+                   disable=not s.progress, mininterval=1.0 if sys.stderr.isatty() else 15.0,
+                   file=sys.stderr, dynamic_ncols=True)
+        t_window, n_window = time.perf_counter(), 0
+        last_val: dict[str, float] = {}
+        try:
+            while self.step < s.iterations:
+                t0 = time.perf_counter()
+                self.train_step()
+                self.timings["train_seconds"] += time.perf_counter() - t0
+                n_window += 1
+                bar.update(1)
+                if self.step % s.log_every == 0 or self.step == s.iterations:
+                    values = {k: float(v.detach()) for k, v in self._last_terms.items()}
+                    total = float(self._last_total.detach())
+                    if not math.isfinite(total):
+                        raise FloatingPointError(f"loss became {total} at step {self.step}: {values}")
+                    rate = n_window / max(time.perf_counter() - t_window, 1e-9)
+                    logger.log_train(self.step, {"loss": total, **values,
+                                                 "lr": self.optimizer.param_groups[0]["lr"], "it_per_s": rate})
+                    bar.set_postfix(loss=f"{total:.4f}", **({"psnr": f"{last_val['psnr']:.2f}"} if last_val else {}))
+                    t_window, n_window = time.perf_counter(), 0
+                if self.step % s.val_every == 0 or self.step == s.iterations:
+                    last_val = self.run_validation(logger)
+                if self.step % s.checkpoint_every == 0 or self.step == s.iterations:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+            logger.close()
+        return self.write_model_file(out, last_val)
+
+    def write_model_file(self, out: str | Path, last_val: dict[str, float]) -> Path:
+        meta = {
+            **self.meta,
+            "method": self.method.name,
+            "options": self.method.options,
+            "iterations": self.s.iterations,
+            "settings": asdict(self.s),
+            "validation": last_val,
+            "train_seconds": round(self.timings["train_seconds"], 2),
+            "stand_ins": list(self.meta.get("stand_ins", [])),
+        }
+        obj = ckpt.model_file(model_spec(self.student), self.student.state_dict(),
+                              self.ema.state_dict() if self.ema else None, meta)
+        ckpt.save(out, obj)
+        return Path(out)

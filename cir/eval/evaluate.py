@@ -1,0 +1,164 @@
+"""Score an SR network on paired test sets and write per-image CSVs and a summary."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+import torch
+from torch import nn
+
+from cir.data.images import to_tensor, to_uint8, write_image
+from cir.data.paired import load_pairs
+from cir.errors import CirError
+from cir.eval.infer import DEFAULT_OVERLAP, restore
+from cir.eval.metrics import build_metrics, metric_convention, sr_metric_specs
+from cir.models.registry import count_parameters, load_model_file
+from cir.utils.io import write_json, write_text
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:i]"``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise CirError(f"device {name!r}: {exc}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CirError(f"device {name!r} requested but CUDA is not available")
+    if device.type not in ("cpu", "cuda"):
+        raise CirError(f"device {name!r}: only cpu and cuda are supported")
+    return device
+
+
+def quantize(sr: torch.Tensor) -> torch.Tensor:
+    """Round an output in ``[0, 1]`` to uint8 levels (half away from zero), as saving it as PNG
+    and reading it back would; float64 so the levels are exact."""
+    return torch.floor(sr.to(torch.float64).clamp(0.0, 1.0) * 255.0 + 0.5) / 255.0
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _csv_text(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    pd.DataFrame(rows, columns=["image", "psnr", "ssim"]).to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale: int,
+             device: str | torch.device, out_dir: str | os.PathLike, *, tile: int | None = None,
+             save_images: bool = False, overlap: int = DEFAULT_OVERLAP) -> dict[str, dict]:
+    """Run ``model`` once on every full LR image of each test set and score the outputs.
+
+    ``test_sets`` maps a test-set name to a pair directory (``LR/`` and ``HR/``). Outputs are
+    rounded to uint8 levels before scoring (PSNR-Y and SSIM-Y, crop border = ``scale``). Writes
+    ``{out_dir}/{name}.csv`` (columns image, psnr, ssim) per test set and, with
+    ``save_images``, ``{out_dir}/{name}/{image}.png``. ``tile``/``overlap`` (LR pixels) bound the
+    memory of inference, see :func:`cir.eval.infer.restore`. Returns, per test set, ``n_images``, the
+    mean ``psnr`` and ``ssim``, ``per_image_csv``, ``sec_per_image`` (inference) and
+    ``metric_sec_per_image``.
+    """
+    if tile is not None and not 0 <= overlap < tile:
+        raise CirError(f"tile size {tile} must be larger than the tile overlap {overlap} (LR pixels)")
+    device = torch.device(device)
+    out_dir = Path(out_dir)
+    scale = int(scale)
+    metrics = build_metrics(sr_metric_specs(scale), device)
+    model = model.to(device)
+    pairs_by_set = {}
+    for name, pair_dir in test_sets.items():  # read everything first: fail before any model run
+        try:
+            pairs = load_pairs(pair_dir, scale)
+        except (OSError, ValueError) as exc:
+            raise CirError(f"test set {name!r} ({pair_dir}): {exc}") from exc
+        pairs_by_set[name] = pairs
+    results: dict[str, dict] = {}
+    for name, pairs in pairs_by_set.items():
+        rows, infer_sec, metric_sec = [], 0.0, 0.0
+        for pair in pairs:
+            lr = to_tensor(pair.lr).unsqueeze(0).to(device)
+            hr = to_tensor(pair.hr).unsqueeze(0).to(device)
+            _sync(device)
+            t0 = time.perf_counter()
+            sr = restore(model, lr, scale=scale, tile=tile, overlap=overlap)
+            _sync(device)
+            t1 = time.perf_counter()
+            sr = quantize(sr)
+            row: dict = {"image": pair.name}
+            for metric_name, metric in metrics.items():
+                row[metric_name] = float(metric(sr, hr)[0])
+            _sync(device)
+            t2 = time.perf_counter()
+            infer_sec += t1 - t0
+            metric_sec += t2 - t1
+            rows.append(row)
+            if save_images:
+                write_image(out_dir / name / f"{pair.name}.png", to_uint8(sr)[0])
+        csv_path = out_dir / f"{name}.csv"
+        write_text(csv_path, _csv_text(rows))
+        n = len(rows)
+        results[name] = {
+            "n_images": n,
+            "psnr": sum(r["psnr"] for r in rows) / n,
+            "ssim": sum(r["ssim"] for r in rows) / n,
+            "per_image_csv": str(csv_path),
+            "sec_per_image": infer_sec / n,
+            "metric_sec_per_image": metric_sec / n,
+        }
+    return results
+
+
+def checkpoint_stand_ins(path: str | os.PathLike) -> list[str]:
+    """``meta["stand_ins"]`` of a cir checkpoint (a dict with ``"model_spec"``); ``[]`` otherwise."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if not (isinstance(obj, dict) and "model_spec" in obj):
+        return []
+    meta = obj.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise CirError(f"{path}: checkpoint key 'meta' is a {type(meta).__name__}, expected a dict")
+    stand_ins = meta.get("stand_ins", [])
+    if not isinstance(stand_ins, list) or not all(isinstance(s, str) for s in stand_ins):
+        raise CirError(f"{path}: checkpoint meta['stand_ins'] must be a list of strings; got {stand_ins!r}")
+    return list(stand_ins)
+
+
+def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, str | os.PathLike],
+                        scale: int, summary_path: str | os.PathLike, *, preset: str, backbone: str,
+                        method: str, device: str = "auto", tile: int | None = None,
+                        save_images: bool = False) -> dict:
+    """Load ``model_file``, :func:`evaluate` it and write the summary JSON to ``summary_path``.
+
+    Per-image CSVs (and saved images) go to the folder of ``summary_path``.
+    """
+    scale = int(scale)
+    dev = resolve_device(device)
+    model = load_model_file(model_file, expect_scale=scale)
+    stand_ins = checkpoint_stand_ins(model_file)
+    summary_path = Path(summary_path)
+    results = evaluate(model, test_sets, scale, dev, summary_path.parent, tile=tile,
+                       save_images=save_images)
+    summary = {
+        "preset": preset,
+        "scale": scale,
+        "backbone": backbone,
+        "method": method,
+        "model_file": str(model_file),
+        "parameters": count_parameters(model),
+        "stand_ins": stand_ins,
+        "device": dev.type,
+        "metric_convention": metric_convention(scale),
+        "test_sets": {
+            name: {key: r[key] for key in ("n_images", "psnr", "ssim", "per_image_csv", "sec_per_image")}
+            for name, r in results.items()
+        },
+    }
+    write_json(summary_path, summary)
+    return summary

@@ -1,0 +1,112 @@
+"""Assemble one training job from the validated configuration.
+
+This is the code behind ``workflow_scripts/train.py``: pick the preset, build the
+student (and frozen teacher) from the model registry, the method from the method
+registry, the patch sampler from the prepared data, and hand all of it to the trainer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from cir import config as cfgmod
+from cir.engine import Trainer, TrainSettings, resolve_device
+from cir.errors import ConfigError
+from cir.eval.evaluate import checkpoint_stand_ins
+from cir.methods import get_method
+from cir.models import build_model, count_parameters, load_model_file
+
+
+def model_params(preset: dict, backbone: str, role: str) -> dict:
+    try:
+        return dict(preset["models"][backbone][role])
+    except KeyError as exc:
+        raise ConfigError(f"presets.{preset['name']}.models.{backbone}.{role}: not defined") from exc
+
+
+def train_settings(preset: dict, role: str, device: str) -> TrainSettings:
+    t = preset["train"]
+    return TrainSettings(
+        iterations=t["teacher_iterations"] if role == "teacher" else t["student_iterations"],
+        batch_size=t["batch_size"], optimizer=t["optimizer"], scheduler=t["scheduler"],
+        ema_decay=t["ema_decay"], grad_clip=t["grad_clip"], checkpoint_every=t["checkpoint_every"],
+        val_every=t["val_every"], log_every=t["log_every"], seed=t["seed"], device=device,
+        extra={"lr_patch": t["lr_patch"], "augment": t["augment"]},
+    )
+
+
+def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device):
+    """PSNR/SSIM (Y, crop border = scale) of full-image outputs, the evaluation's convention."""
+    from cir.data.images import to_tensor
+    from cir.data.paired import load_pairs
+    from cir.eval.evaluate import quantize
+    from cir.eval.infer import restore
+    from cir.eval.metrics import build_metrics, sr_metric_specs
+
+    pairs = load_pairs(pair_dir, scale)
+    metrics = build_metrics(sr_metric_specs(scale), device)
+    tensors = [(to_tensor(p.lr).unsqueeze(0), to_tensor(p.hr).unsqueeze(0)) for p in pairs]
+
+    def validate(model: torch.nn.Module) -> dict[str, float]:
+        sums = {name: 0.0 for name in metrics}
+        for lr, hr in tensors:
+            sr = quantize(restore(model, lr.to(device), scale=scale))
+            hr = hr.to(device)
+            for name, metric in metrics.items():
+                sums[name] += float(metric(sr, hr)[0])
+        return {name: v / len(tensors) for name, v in sums.items()}
+
+    return validate
+
+
+def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, backbone: str,
+              experiment_name: str, train_dirs: Sequence[str | os.PathLike], val_dir: str | os.PathLike | None,
+              out: str | os.PathLike, teacher_file: str | os.PathLike | None = None,
+              threads: int | None = None, device: str | None = None, progress: bool = True) -> Path:
+    """Train experiment ``experiment_name`` of ``preset_name`` and write the model file ``out``.
+
+    The run folder (checkpoints, logs) is the folder of ``out``; starting the same job again
+    resumes from its last checkpoint.
+    """
+    from cir.data.paired import PatchSampler
+
+    cfg = cfgmod.load_and_validate(config_path)
+    preset = cfgmod.preset(cfg, preset_name)
+    exp = cfgmod.experiment(cfg, experiment_name)
+    if threads:
+        torch.set_num_threads(int(threads))
+    settings = train_settings(preset, exp["role"], device or cfg["device"])
+    settings.progress = progress
+
+    torch.manual_seed(settings.seed)
+    student = build_model(backbone, scale, **model_params(preset, backbone, exp["role"]))
+    method_cls = get_method(exp["method"])
+    teacher = None
+    if method_cls.needs_teacher:
+        if teacher_file is None:
+            raise ConfigError(f"experiments.{experiment_name}: method {exp['method']!r} needs --teacher")
+        teacher = load_model_file(teacher_file, expect_arch=backbone, expect_scale=scale)
+    elif teacher_file is not None:
+        raise ConfigError(f"experiments.{experiment_name}: method {exp['method']!r} takes no teacher, "
+                          f"but --teacher {teacher_file} was given")
+    method = method_cls(student, teacher, exp["options"], where=f"experiments.{experiment_name}.options")
+
+    t = preset["train"]
+    sampler = PatchSampler(list(train_dirs), scale, t["lr_patch"], t["batch_size"], t["seed"], t["augment"])
+    validate = make_validator(val_dir, scale, resolve_device(settings.device)) if val_dir else None
+
+    stand_ins = [f"teacher: {s}" for s in checkpoint_stand_ins(teacher_file)] if teacher_file else []
+    meta = {
+        "name": f"{preset_name}/x{scale}/{backbone}/{experiment_name}",
+        "preset": preset_name, "scale": scale, "backbone": backbone, "experiment": experiment_name,
+        "role": exp["role"], "teacher_file": str(teacher_file) if teacher_file else None,
+        "parameters": count_parameters(student), "train_sets": [str(d) for d in train_dirs],
+        "stand_ins": stand_ins,
+    }
+    out = Path(out)
+    trainer = Trainer(method, sampler, settings, out.parent, validate=validate, meta=meta)
+    return trainer.fit(out)

@@ -1,0 +1,26 @@
+"""Training recipes as plugins.
+
+A method turns one batch into named, already weighted loss terms; the engine sums them,
+steps the optimiser and owns everything else. Register a new method by adding its module
+path here; the engine is never edited.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from cir.errors import UnknownNameError
+
+_METHODS = {
+    "supervised": "cir.methods.supervised:Supervised",
+    "logits": "cir.methods.logits:LogitsKD",
+}
+METHOD_NAMES = frozenset(_METHODS)
+
+
+def get_method(name: str):
+    """The method class registered under ``name``."""
+    if name not in _METHODS:
+        raise UnknownNameError("method", name, _METHODS)
+    module, attr = _METHODS[name].split(":")
+    return getattr(importlib.import_module(module), attr)

@@ -1,0 +1,25 @@
+"""Vanilla output ("logits") distillation: L1 to ground truth + L1 to the frozen teacher.
+
+DCKD eqs. (2)-(3); the "Logits" row of its Table 2.
+"""
+
+from __future__ import annotations
+
+from cir.losses import l1
+from cir.methods.base import Method
+
+
+class LogitsKD(Method):
+    name = "logits"
+    needs_teacher = True
+    loss_names = ("rec", "kd")
+    defaults = {"w_rec": 1.0, "w_kd": 1.0}
+
+    def training_step(self, batch, step):
+        lq, gt = batch["lq"], batch["gt"]
+        sr = self.student(lq)
+        target = self.teacher_output(lq)
+        return {
+            "rec": self.options["w_rec"] * l1(sr, gt),
+            "kd": self.options["w_kd"] * l1(sr, target),
+        }

@@ -1,0 +1,19 @@
+"""Plain supervised training: L1 to ground truth (DCKD eq. 2).
+
+Used for teacher pretraining and for the "Scratch" student row of DCKD Table 2.
+"""
+
+from __future__ import annotations
+
+from cir.losses import l1
+from cir.methods.base import Method
+
+
+class Supervised(Method):
+    name = "supervised"
+    loss_names = ("rec",)
+    defaults = {"w_rec": 1.0}
+
+    def training_step(self, batch, step):
+        sr = self.student(batch["lq"])
+        return {"rec": self.options["w_rec"] * l1(sr, batch["gt"])}

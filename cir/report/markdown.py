@@ -1,0 +1,103 @@
+"""Markdown rendering of a table built by :func:`cir.report.tables.build_table`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from cir.report.spec import TableSpec, metric_column
+
+PAPER_PRESET = "paper"
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value)) or value == ""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _number(value: Any, decimals: int, signed: bool = False) -> str:
+    if _is_empty(value):
+        return ""
+    return f"{float(value):+.{decimals}f}" if signed else f"{float(value):.{decimals}f}"
+
+
+def _metric_columns(df: pd.DataFrame, spec: TableSpec) -> list[tuple[str, str, str, str]]:
+    """(column, test set, metric, kind) for every metric column of ``df``, in ``df``'s order."""
+    found = []
+    for column in df.columns:
+        for metric in spec.metrics:
+            for kind in ("paper", "ours", "diff"):
+                suffix = f"_{metric}_{kind}"
+                if column.endswith(suffix) and column == metric_column(column[: -len(suffix)], metric, kind):
+                    found.append((column, column[: -len(suffix)], metric, kind))
+    return found
+
+
+def stand_in_list(df: pd.DataFrame) -> list[str]:
+    """Every distinct stand-in named in the ``stand_ins`` column, in order of first use."""
+    seen: dict[str, None] = {}
+    for joined in df.get("stand_ins", pd.Series(dtype=str)):
+        if not _is_empty(joined):
+            for item in str(joined).split("; "):
+                seen.setdefault(item, None)
+    return list(seen)
+
+
+def render_markdown(
+    df: pd.DataFrame,
+    spec: TableSpec,
+    *,
+    title: str,
+    preset: str,
+    notes: Sequence[str] = (),
+) -> str:
+    """The table as Markdown: preset header, comparability warning, table, notes, stand-ins."""
+    lines = [
+        f"# {title}",
+        "",
+        f"Preset of our numbers: **{preset}**. Paper numbers: `cir/paper/{spec.paper_key}.csv`.",
+        "",
+    ]
+    if preset != PAPER_PRESET:
+        lines += [
+            (
+                f"> **NOT COMPARABLE TO THE PAPER.** Our numbers come from the `{preset}` preset: they are "
+                f"measured on that preset's own test images and settings and are not comparable to the "
+                f"paper's columns."
+            ),
+            "",
+        ]
+
+    stand_ins = stand_in_list(df)
+    metric_cols = _metric_columns(df, spec)
+    header = [k.capitalize() for k in spec.row_keys]
+    header += [f"{test_set} {metric.upper()} {kind}" for _, test_set, metric, kind in metric_cols]
+    header += ["Params (ours)", "Stand-ins", "Status"]
+    lines += ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+
+    for rec in df.to_dict("records"):
+        cells = [spec.display(k, rec[k]) for k in spec.row_keys]
+        for column, _, metric, kind in metric_cols:
+            cells.append(_number(rec[column], spec.decimals[metric], signed=kind == "diff"))
+        params = rec.get("parameters_ours")
+        cells.append("" if _is_empty(params) else str(int(params)))
+        used = [] if _is_empty(rec.get("stand_ins")) else str(rec["stand_ins"]).split("; ")
+        cells.append(", ".join(f"[{stand_ins.index(s) + 1}]" for s in used))
+        cells.append(str(rec.get("status", "")))
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+
+    lines += ["", "Empty cells: no number (not in the paper, or not run in this preset)."]
+    lines += ["", "## Stand-ins used by our runs", ""]
+    if stand_ins:
+        lines += [f"{i}. {_cell(s)}" for i, s in enumerate(stand_ins, start=1)]
+    else:
+        lines.append("None.")
+    all_notes = [*spec.notes, *notes]
+    if all_notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in all_notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,80 @@
+"""What a paper table looks like: its rows, its test-set columns, its metrics and display names.
+
+A new paper table is a new :class:`TableSpec` (plus the paper's numbers as a CSV under
+``cir/paper/``), not new code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cir.errors import ConfigError
+
+DEFAULT_DECIMALS: Mapping[str, int] = {"psnr": 2, "ssim": 4}
+
+# Values of the ``status`` column.
+STATUS_OURS = "ours"
+STATUS_OURS_ONLY = "ours only: not in paper"
+STATUS_NOT_BUILT = "paper only: method not built yet"
+STATUS_NOT_RUN = "paper only: not run in this preset"
+
+KINDS = ("paper", "ours", "diff")
+
+
+def metric_column(test_set: str, metric: str, kind: str) -> str:
+    """Column name of one cell family, e.g. ``Set5_psnr_paper``; ``kind`` is paper, ours or diff."""
+    if kind not in KINDS:
+        raise ValueError(f"column kind {kind!r} is not one of {KINDS}")
+    return f"{test_set}_{metric}_{kind}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One printed table of a paper.
+
+    ``paper_key`` names the long-form CSV of the paper's numbers (``"<paper>/<table>"``, see
+    :mod:`cir.paper`). ``row_keys`` are the columns that identify a row, both in that CSV and in
+    evaluation summaries. ``test_sets`` are the paper's test-set columns in printed order;
+    ``methods`` and ``backbones`` map ids to display names, in printed order.
+    """
+
+    id: str
+    paper_key: str
+    title: str
+    test_sets: tuple[str, ...]
+    methods: Mapping[str, str]
+    backbones: Mapping[str, str]
+    row_keys: tuple[str, ...] = ("scale", "backbone", "method")
+    metrics: tuple[str, ...] = ("psnr", "ssim")
+    decimals: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_DECIMALS))
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        where = f"table spec {self.id!r}"
+        if not self.row_keys:
+            raise ConfigError(f"{where}: row_keys: must not be empty")
+        if not self.test_sets or len(set(self.test_sets)) != len(self.test_sets):
+            raise ConfigError(f"{where}: test_sets: must be non-empty and unique, got {self.test_sets}")
+        missing = [m for m in self.metrics if m not in self.decimals]
+        if missing:
+            raise ConfigError(f"{where}: decimals: no entry for metric(s) {missing}")
+
+    def key_order(self, key: str) -> list[Any] | None:
+        """The display order of a row key's values, when the spec fixes one."""
+        if key == "method":
+            return list(self.methods)
+        if key == "backbone":
+            return list(self.backbones)
+        return None
+
+    def display(self, key: str, value: Any) -> str:
+        """How a row-key value is printed (``dckd_star`` -> ``DCKD*``, scale 4 -> ``×4``)."""
+        if key == "method":
+            return self.methods.get(value, str(value))
+        if key == "backbone":
+            return self.backbones.get(value, str(value))
+        if key == "scale":
+            return f"×{value}"
+        return str(value)

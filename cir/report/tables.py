@@ -1,0 +1,265 @@
+"""Paper tables with our numbers beside the paper's: build them from summaries and write them.
+
+:func:`build_table` joins the paper's numbers (``cir/paper/<paper>/<table>.csv``) with evaluation
+summaries, one output row per table row. A number of ours is placed under a paper column only when
+it was measured on the test set of exactly that name; other test sets (e.g. the built-in demo
+photos) get columns of their own, without paper or difference columns.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from cir.errors import CirError, UnknownNameError
+from cir.paper import load_paper_table, paper_table_path
+from cir.report.markdown import render_markdown
+from cir.report.spec import (
+    STATUS_NOT_BUILT,
+    STATUS_NOT_RUN,
+    STATUS_OURS,
+    STATUS_OURS_ONLY,
+    TableSpec,
+    metric_column,
+)
+from cir.report.summaries import SummaryError, validate_summary
+from cir.utils.io import atomic_path, write_text
+
+RowKey = tuple[Any, ...]
+
+_SR_METHODS = {
+    "teacher": "Teacher",
+    "scratch": "Scratch",
+    "logits": "Logits",
+    "fakd": "FAKD",
+    "mipkd": "MiPKD",
+    "dckd": "DCKD",
+    "dckd_star": "DCKD*",
+}
+
+TABLES: dict[str, TableSpec] = {
+    "table2": TableSpec(
+        id="table2",
+        paper_key="dckd/table2",
+        title="DCKD Table 2: image super-resolution (PSNR/SSIM)",
+        test_sets=("Set5", "Set14", "BSD100", "Urban100"),
+        methods=_SR_METHODS,
+        backbones={"swinir": "SwinIR", "rcan": "RCAN"},
+        notes=(
+            "Paper: the FAKD results on SwinIR are from the DCKD authors' reproduction experiments.",
+            "Paper: DCKD* (DCKD combined with DUKD) is reported only for ×4.",
+        ),
+    ),
+}
+
+
+def get_table_spec(name: str) -> TableSpec:
+    """The registered spec ``name``; raises UnknownNameError listing the valid names."""
+    if name not in TABLES:
+        raise UnknownNameError("table", name, TABLES)
+    return TABLES[name]
+
+
+def _check_paper_table(spec: TableSpec, paper: pd.DataFrame) -> None:
+    """Fail if the paper CSV holds values the spec does not know (they would silently vanish)."""
+    path = paper_table_path(spec.paper_key)
+    unknown_sets = sorted(set(paper["test_set"]) - set(spec.test_sets))
+    if unknown_sets:
+        raise CirError(
+            f"{path}: test set(s) {unknown_sets} are not in table spec {spec.id!r} test_sets {spec.test_sets}"
+        )
+    for key in spec.row_keys:
+        order = spec.key_order(key)
+        if order is not None:
+            unknown = sorted(set(paper[key]) - set(order))
+            if unknown:
+                raise CirError(
+                    f"{path}: {key} value(s) {unknown} have no display name in table spec {spec.id!r}"
+                )
+    dup = paper.duplicated([*spec.row_keys, "test_set"], keep=False)
+    if dup.any():
+        first = paper.loc[dup, [*spec.row_keys, "test_set"]].iloc[0].tolist()
+        raise CirError(f"{path}: row {first} appears more than once")
+
+
+def _paper_values(spec: TableSpec, paper: pd.DataFrame) -> dict[RowKey, dict[tuple[str, str], float]]:
+    """Paper numbers by row, then by (test set, metric); rows in the paper's printed order."""
+    values: dict[RowKey, dict[tuple[str, str], float]] = {}
+    for rec in paper.to_dict("records"):
+        row = tuple(rec[k] for k in spec.row_keys)
+        cells = values.setdefault(row, {})
+        for metric in spec.metrics:
+            if not pd.isna(rec[metric]):
+                cells[(rec["test_set"], metric)] = float(rec[metric])
+    return values
+
+
+def _summary_row(spec: TableSpec, summary: Mapping[str, Any], paper: pd.DataFrame, source: str) -> RowKey:
+    """The row a summary belongs to, with each key typed like the paper CSV's column."""
+    row = []
+    for key in spec.row_keys:
+        value = summary[key]
+        if pd.api.types.is_integer_dtype(paper[key].dtype) and not isinstance(value, int):
+            raise SummaryError(f"{source}: key {key!r} must be an integer like the paper's, got {value!r}")
+        if not pd.api.types.is_integer_dtype(paper[key].dtype) and not isinstance(value, str):
+            raise SummaryError(f"{source}: key {key!r} must be a string like the paper's, got {value!r}")
+        row.append(value)
+    return tuple(row)
+
+
+def _index_summaries(
+    spec: TableSpec, summaries: Sequence[Mapping[str, Any]], preset: str, paper: pd.DataFrame
+) -> dict[RowKey, Mapping[str, Any]]:
+    """Validate the summaries, check they share ``preset``, and key them by row."""
+    sources = []
+    for i, summary in enumerate(summaries):
+        label = summary.get("model_file") if isinstance(summary, Mapping) else None
+        source = f"summary #{i} (model file {label!r})" if label else f"summary #{i}"
+        validate_summary(summary, source, row_keys=spec.row_keys, metrics=spec.metrics)
+        sources.append(source)
+    presets: dict[str, list[str]] = {}
+    for summary in summaries:
+        presets.setdefault(summary["preset"], []).append(summary["model_file"])
+    if len(presets) > 1:
+        detail = "; ".join(f"{p!r}: {files}" for p, files in presets.items())
+        raise SummaryError(f"summaries come from more than one preset ({detail}); build one table per preset")
+    if presets and preset not in presets:
+        raise SummaryError(
+            f"table requested for preset {preset!r} but the summaries are from preset {next(iter(presets))!r}"
+        )
+    indexed: dict[RowKey, Mapping[str, Any]] = {}
+    for summary, source in zip(summaries, sources):
+        row = _summary_row(spec, summary, paper, source)
+        if row in indexed:
+            raise SummaryError(
+                f"two summaries claim row {dict(zip(spec.row_keys, row))}: model files "
+                f"{indexed[row]['model_file']!r} and {summary['model_file']!r}"
+            )
+        indexed[row] = summary
+    return indexed
+
+
+def _sort_rows(spec: TableSpec, rows: Iterable[RowKey], paper_rows: Sequence[RowKey]) -> list[RowKey]:
+    """Order rows as the paper prints them; rows the paper lacks go after known values of each key."""
+    orders = []
+    for i, key in enumerate(spec.row_keys):
+        order = spec.key_order(key)
+        if order is None:
+            order = list(dict.fromkeys(row[i] for row in paper_rows))
+        orders.append(order)
+
+    def rank(row: RowKey) -> tuple:
+        return tuple(
+            (order.index(value) if value in order else len(order), value) for order, value in zip(orders, row)
+        )
+
+    return sorted(rows, key=rank)
+
+
+def _diff(ours: float, paper: float) -> float:
+    if math.isnan(ours) or math.isnan(paper):
+        return math.nan
+    # The paper prints at most 4 decimals; rounding removes binary floating-point noise only.
+    return round(ours - paper, 6)
+
+
+def build_table(
+    spec: TableSpec,
+    summaries: Sequence[Mapping[str, Any]],
+    preset: str,
+    *,
+    built_methods: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """One row per table row: every row of the paper, plus rows only ours has.
+
+    ``summaries`` are evaluation summaries (see :mod:`cir.report.summaries`), all of ``preset``.
+    ``built_methods``, when given, lets a paper-only row say that its method is not implemented
+    (``"paper only: method not built yet"``) rather than not run (``"paper only: not run in this
+    preset"``). The spec and preset are recorded in ``df.attrs`` for :func:`write_table`.
+    """
+    if not isinstance(preset, str) or not preset:
+        raise SummaryError(f"preset must be a non-empty string, got {preset!r}")
+    paper = load_paper_table(spec.paper_key, required_columns=(*spec.row_keys, "test_set", *spec.metrics))
+    _check_paper_table(spec, paper)
+    paper_values = _paper_values(spec, paper)
+    ours = _index_summaries(spec, summaries, preset, paper)
+
+    extra_sets = sorted({name for s in ours.values() for name in s["test_sets"]} - set(spec.test_sets))
+    rows = _sort_rows(spec, set(paper_values) | set(ours), list(paper_values))
+
+    records = []
+    for row in rows:
+        summary = ours.get(row)
+        cells = paper_values.get(row, {})
+        rec: dict[str, Any] = dict(zip(spec.row_keys, row))
+        if summary is not None:
+            rec["status"] = STATUS_OURS if row in paper_values else STATUS_OURS_ONLY
+        else:
+            method = rec.get("method")
+            not_built = built_methods is not None and method is not None and method not in built_methods
+            rec["status"] = STATUS_NOT_BUILT if not_built else STATUS_NOT_RUN
+        rec["preset"] = preset if summary is not None else ""
+        results = summary["test_sets"] if summary is not None else {}
+        for test_set in spec.test_sets:
+            for metric in spec.metrics:
+                p = cells.get((test_set, metric), math.nan)
+                o = float(results[test_set][metric]) if test_set in results else math.nan
+                rec[metric_column(test_set, metric, "paper")] = p
+                rec[metric_column(test_set, metric, "ours")] = o
+                rec[metric_column(test_set, metric, "diff")] = _diff(o, p)
+        for test_set in extra_sets:
+            for metric in spec.metrics:
+                o = float(results[test_set][metric]) if test_set in results else math.nan
+                rec[metric_column(test_set, metric, "ours")] = o
+        rec["parameters_ours"] = summary["parameters"] if summary is not None else pd.NA
+        rec["stand_ins"] = "; ".join(summary["stand_ins"]) if summary is not None else ""
+        records.append(rec)
+
+    columns = [*spec.row_keys, "status", "preset"]
+    columns += [
+        metric_column(d, m, k)
+        for d in spec.test_sets
+        for m in spec.metrics
+        for k in ("paper", "ours", "diff")
+    ]
+    columns += [metric_column(d, m, "ours") for d in extra_sets for m in spec.metrics]
+    columns += ["parameters_ours", "stand_ins"]
+    df = pd.DataFrame.from_records(records, columns=columns)
+    df["parameters_ours"] = df["parameters_ours"].astype("Int64")
+    df.attrs["table"] = spec.id
+    df.attrs["preset"] = preset
+    df.attrs["spec"] = spec
+    return df
+
+
+def write_table(
+    df: pd.DataFrame,
+    csv_path: str | os.PathLike,
+    md_path: str | os.PathLike,
+    *,
+    title: str,
+    notes: Sequence[str] = (),
+    spec: TableSpec | None = None,
+    preset: str | None = None,
+) -> None:
+    """Write ``df`` as CSV and as a Markdown rendering, each atomically.
+
+    ``spec`` and ``preset`` default to those :func:`build_table` recorded in ``df.attrs``. Both
+    texts are rendered before either file is written, so a rendering error writes nothing.
+    """
+    spec = spec if spec is not None else df.attrs.get("spec")
+    preset = preset if preset is not None else df.attrs.get("preset")
+    if spec is None or preset is None:
+        raise SummaryError(
+            "write_table needs the table spec and preset: pass spec= and preset=, "
+            "or a DataFrame returned by build_table"
+        )
+    markdown = render_markdown(df, spec, title=title, preset=preset, notes=notes)
+    csv_text = df.to_csv(index=False, lineterminator="\n")
+    with atomic_path(csv_path) as tmp:
+        tmp.write_text(csv_text, encoding="utf-8")
+    write_text(md_path, markdown)

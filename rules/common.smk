@@ -1,0 +1,46 @@
+# Paths and helpers shared by the rule files. Every rule runs one workflow_scripts CLI;
+# dvc.yaml is generated from this DAG (workflow_scripts/export_dvc.py) so both run the
+# same command lines.
+
+PY = "python"
+EXPERIMENTS = config["experiments"]
+TEACHER_EXPS = [e for e in PRESET["experiments"] if EXPERIMENTS[e]["role"] == "teacher"]
+STUDENT_EXPS = [e for e in PRESET["experiments"] if EXPERIMENTS[e]["role"] == "student"]
+
+
+def res(stage, key):
+    """Per-job resources of the preset (threads, mem_mb, runtime in minutes, gpu)."""
+    return PRESET["resources"][stage][key]
+
+
+def pairs_dir(dataset, scale):
+    return f"{DATA}/sr/{dataset}/x{scale}"
+
+
+def model_file(scale, backbone, exp):
+    return f"{RUNS}/{P}/x{scale}/{backbone}/{exp}/model.pt"
+
+
+def summary_file(scale, backbone, exp):
+    return f"{RESULTS}/{P}/eval/x{scale}/{backbone}/{exp}/summary.json"
+
+
+def train_dirs(wc):
+    return [pairs_dir(d, wc.scale) for d in PRESET["data"]["train"]]
+
+
+def val_dir(wc):
+    return pairs_dir(PRESET["data"]["test"][0], wc.scale)
+
+
+def test_dirs(wc):
+    return {d: pairs_dir(d, wc.scale) for d in PRESET["data"]["test"]}
+
+
+def alternation(names):
+    return "|".join(names) if names else "(?!)"
+
+
+wildcard_constraints:
+    scale="[0-9]+",
+    backbone=alternation(PRESET["backbones"]),

@@ -1,0 +1,33 @@
+# Stage 3: students, trained from scratch or distilled from their experiment's teacher.
+
+
+def teacher_input(wc):
+    teacher = EXPERIMENTS[wc.exp].get("teacher")
+    return {"teacher": model_file(wc.scale, wc.backbone, teacher)} if teacher else {}
+
+
+rule train_student:
+    input:
+        unpack(teacher_input),
+        train=train_dirs,
+        val=val_dir,
+    output:
+        model_file("{scale}", "{backbone}", "{exp}"),
+    wildcard_constraints:
+        exp=alternation(STUDENT_EXPS),
+    log:
+        f"logs/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.log",
+    benchmark:
+        f"benchmarks/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.tsv"
+    params:
+        train=lambda wc, input: " ".join(f"--train-dir {d}" for d in input.train),
+        teacher=lambda wc, input: f"--teacher {input.teacher}" if "teacher" in input.keys() else "",
+    threads: res("train", "threads")
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+        gpu=res("train", "gpu"),
+    shell:
+        "{PY} workflow_scripts/train.py --preset {P} --scale {wildcards.scale} "
+        "--backbone {wildcards.backbone} --experiment {wildcards.exp} {params.train} {params.teacher} "
+        "--val-dir {input.val} --out {output} --threads {threads} > {log} 2>&1"

@@ -1,0 +1,72 @@
+# Stage 2: teachers. Either pretrained here (teacher_init: pretrain) or imported from the
+# official release (teacher_init: official: download the weight file, convert it into a
+# cir model file that records its provenance).
+
+
+def official_asset(wc):
+    from cir.data.registry import official_teacher_asset
+
+    return official_teacher_asset(wc.backbone, int(wc.scale))
+
+
+if PRESET["teacher_init"] == "pretrain":
+
+    rule train_teacher:
+        input:
+            train=train_dirs,
+            val=val_dir,
+        output:
+            model_file("{scale}", "{backbone}", "{exp}"),
+        wildcard_constraints:
+            exp=alternation(TEACHER_EXPS),
+        log:
+            f"logs/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.log",
+        benchmark:
+            f"benchmarks/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.tsv"
+        params:
+            train=lambda wc, input: " ".join(f"--train-dir {d}" for d in input.train),
+        threads: res("train", "threads")
+        resources:
+            mem_mb=res("train", "mem_mb"),
+            runtime=res("train", "runtime"),
+            gpu=res("train", "gpu"),
+        shell:
+            "{PY} workflow_scripts/train.py --preset {P} --scale {wildcards.scale} "
+            "--backbone {wildcards.backbone} --experiment {wildcards.exp} {params.train} "
+            "--val-dir {input.val} --out {output} --threads {threads} > {log} 2>&1"
+
+else:
+
+    rule download_teacher_weights:
+        output:
+            f"{DATA}/weights/{{asset}}",
+        log:
+            f"logs/{P}/data/asset_{{asset}}.log",
+        benchmark:
+            f"benchmarks/{P}/data/asset_{{asset}}.tsv"
+        threads: 1
+        resources:
+            mem_mb=res("data", "mem_mb"),
+            runtime=res("data", "runtime"),
+        shell:
+            "{PY} workflow_scripts/download.py --asset {wildcards.asset} --out {output} "
+            "--cache {DATA}/downloads > {log} 2>&1"
+
+    rule import_teacher:
+        input:
+            weights=lambda wc: f"{DATA}/weights/{official_asset(wc)}",
+        output:
+            model_file("{scale}", "{backbone}", "{exp}"),
+        wildcard_constraints:
+            exp=alternation(TEACHER_EXPS),
+        log:
+            f"logs/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.log",
+        benchmark:
+            f"benchmarks/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.tsv"
+        threads: 1
+        resources:
+            mem_mb=res("data", "mem_mb"),
+            runtime=res("data", "runtime"),
+        shell:
+            "{PY} workflow_scripts/import_teacher.py --weights {input.weights} --backbone {wildcards.backbone} "
+            "--scale {wildcards.scale} --out {output} > {log} 2>&1"

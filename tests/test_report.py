@@ -1,0 +1,293 @@
+"""Paper tables: build_table, write_table and the make_table CLI."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cir.errors import CirError, UnknownNameError
+from cir.report import SummaryError, build_table, get_table_spec, write_table
+from cir.report.spec import STATUS_NOT_BUILT, STATUS_NOT_RUN, STATUS_OURS, STATUS_OURS_ONLY
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "workflow_scripts" / "make_table.py"
+SPEC = get_table_spec("table2")
+PAPER_SETS = ("Set5", "Set14", "BSD100", "Urban100")
+
+
+def summary(
+    method: str = "logits",
+    *,
+    scale: int = 2,
+    backbone: str = "swinir",
+    preset: str = "demo",
+    test_sets: dict | None = None,
+    stand_ins: list[str] | None = None,
+) -> dict:
+    if test_sets is None:
+        test_sets = {"skimage_test": {"n_images": 3, "psnr": 30.5, "ssim": 0.88}}
+    return {
+        "preset": preset,
+        "scale": scale,
+        "backbone": backbone,
+        "method": method,
+        "model_file": f"runs/{preset}/x{scale}_{backbone}_{method}.pt",
+        "parameters": 1234,
+        "stand_ins": [] if stand_ins is None else stand_ins,
+        "device": "cpu",
+        "metric_convention": "Y of BT.601 studio-range YCbCr, crop_border=scale",
+        "test_sets": {
+            name: {"per_image_csv": "x.csv", "sec_per_image": 0.1, **r} for name, r in test_sets.items()
+        },
+    }
+
+
+def row(df: pd.DataFrame, scale: int, backbone: str, method: str) -> pd.Series:
+    hit = df[(df.scale == scale) & (df.backbone == backbone) & (df.method == method)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def test_all_paper_rows_in_paper_order_without_summaries() -> None:
+    df = build_table(SPEC, [], "demo")
+    keys = list(zip(df.scale, df.backbone, df.method))
+    assert len(keys) == 3 * 2 * 6 + 2
+    assert keys[:7] == [
+        (2, "swinir", m) for m in ("teacher", "scratch", "logits", "fakd", "mipkd", "dckd")
+    ] + [(2, "rcan", "teacher")]
+    assert keys[-2:] == [(4, "rcan", "dckd"), (4, "rcan", "dckd_star")]
+    assert set(df.status) == {STATUS_NOT_RUN}
+    assert row(df, 4, "swinir", "dckd_star")["Urban100_ssim_paper"] == 0.8032
+    assert df.filter(like="_ours").isna().all().all()
+
+
+def test_demo_test_sets_never_fill_paper_columns() -> None:
+    s = summary(
+        test_sets={
+            "skimage_test": {"n_images": 3, "psnr": 30.5, "ssim": 0.88},
+            "set5": {"n_images": 5, "psnr": 31.0, "ssim": 0.90},
+            "Set5_demo": {"n_images": 5, "psnr": 32.0, "ssim": 0.91},
+        }
+    )
+    df = build_table(SPEC, [s], "demo")
+    r = row(df, 2, "swinir", "logits")
+    assert r["status"] == STATUS_OURS
+    for test_set in PAPER_SETS:
+        for metric in ("psnr", "ssim"):
+            assert math.isnan(r[f"{test_set}_{metric}_ours"]) and math.isnan(r[f"{test_set}_{metric}_diff"])
+            assert not math.isnan(r[f"{test_set}_{metric}_paper"])
+    assert (r["skimage_test_psnr_ours"], r["skimage_test_ssim_ours"]) == (30.5, 0.88)
+    assert r["set5_psnr_ours"] == 31.0 and r["Set5_demo_psnr_ours"] == 32.0
+    for name in ("skimage_test", "set5", "Set5_demo"):
+        assert not any(c.startswith(name) and c.endswith(("_paper", "_diff")) for c in df.columns)
+
+
+def test_diff_is_ours_minus_paper_and_columns() -> None:
+    s = summary(
+        test_sets={
+            "Set5": {"n_images": 5, "psnr": 37.5, "ssim": 0.95},
+            "Urban100": {"n_images": 100, "psnr": 32.5, "ssim": 0.93},
+        },
+        stand_ins=["random VGG19 weights"],
+    )
+    df = build_table(SPEC, [s], "demo")
+    r = row(df, 2, "swinir", "logits")
+    assert r["Set5_psnr_diff"] == pytest.approx(37.5 - 38.04)
+    assert r["Set5_ssim_diff"] == pytest.approx(0.95 - 0.9608)
+    assert r["Urban100_psnr_diff"] == pytest.approx(32.5 - 32.09)
+    assert math.isnan(r["Set14_psnr_ours"]) and math.isnan(r["Set14_psnr_diff"])
+    assert (r["preset"], r["parameters_ours"], r["stand_ins"]) == ("demo", 1234, "random VGG19 weights")
+    other = row(df, 2, "swinir", "teacher")
+    assert (other["preset"], other["stand_ins"]) == ("", "") and pd.isna(other["parameters_ours"])
+    metric_cols = [
+        f"{d}_{m}_{k}" for d in PAPER_SETS for m in ("psnr", "ssim") for k in ("paper", "ours", "diff")
+    ]
+    assert list(df.columns) == [
+        "scale",
+        "backbone",
+        "method",
+        "status",
+        "preset",
+        *metric_cols,
+        "parameters_ours",
+        "stand_ins",
+    ]
+
+
+def test_rows_only_ours_has_and_status_wording() -> None:
+    df = build_table(
+        SPEC,
+        [summary("dckd_star", scale=2), summary("logits", scale=3)],
+        "demo",
+        built_methods={"scratch", "logits", "dckd_star"},
+    )
+    extra = row(df, 2, "swinir", "dckd_star")
+    assert extra["status"] == STATUS_OURS_ONLY
+    assert all(math.isnan(extra[f"{d}_psnr_paper"]) for d in PAPER_SETS)
+    keys = list(zip(df.scale, df.backbone, df.method))
+    assert keys.index((2, "swinir", "dckd_star")) == keys.index((2, "swinir", "dckd")) + 1
+    assert len(df) == 38 + 1
+    assert row(df, 3, "swinir", "logits")["status"] == STATUS_OURS
+    assert row(df, 2, "swinir", "logits")["status"] == STATUS_NOT_RUN
+    assert row(df, 2, "rcan", "mipkd")["status"] == STATUS_NOT_BUILT
+
+
+def test_duplicate_rows_raise_naming_both_model_files() -> None:
+    a, b = summary(), summary()
+    b["model_file"] = "runs/demo/other.pt"
+    with pytest.raises(SummaryError, match=r"x2_swinir_logits\.pt.*other\.pt"):
+        build_table(SPEC, [a, b], "demo")
+
+
+def test_mixed_presets_raise_naming_them() -> None:
+    with pytest.raises(SummaryError, match=r"'demo'.*'smoke'"):
+        build_table(SPEC, [summary(), summary("scratch", preset="smoke")], "demo")
+    with pytest.raises(SummaryError, match=r"'paper'.*'demo'"):
+        build_table(SPEC, [summary()], "paper")
+
+
+def test_malformed_summary_names_model_file_and_key() -> None:
+    bad = summary()
+    del bad["test_sets"]["skimage_test"]["ssim"]
+    with pytest.raises(SummaryError, match=r"x2_swinir_logits\.pt.*test_sets\.skimage_test\.ssim"):
+        build_table(SPEC, [bad], "demo")
+    bad = summary()
+    bad["scale"] = "x2"
+    with pytest.raises(SummaryError, match=r"'scale'.*'x2'"):
+        build_table(SPEC, [bad], "demo")
+
+
+def test_unknown_table_lists_valid_names() -> None:
+    with pytest.raises(UnknownNameError, match="table2"):
+        get_table_spec("table99")
+
+
+def test_markdown_warning_formatting_and_stand_ins(tmp_path: Path) -> None:
+    s = summary(
+        test_sets={"Set5": {"n_images": 5, "psnr": 37.5, "ssim": 0.95}},
+        stand_ins=["random VGG19 weights", "bicubic teacher"],
+    )
+    df = build_table(SPEC, [s], "demo")
+    write_table(df, tmp_path / "t.csv", tmp_path / "t.md", title="Table 2", notes=["extra note"])
+    md = (tmp_path / "t.md").read_text()
+    assert "Preset of our numbers: **demo**" in md
+    assert "NOT COMPARABLE TO THE PAPER" in md
+    assert "| ×2 | SwinIR | Logits | 38.04 | 37.50 | -0.54 | 0.9608 | 0.9500 | -0.0108 |" in md
+    assert "| ×4 | RCAN | DCKD* | 32.58 |  |  | 0.8996 |" in md
+    assert "1. random VGG19 weights" in md and "2. bicubic teacher" in md
+    assert "reproduction experiments" in md and "- extra note" in md
+    assert "nan" not in md.lower()
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert list(back.columns) == list(df.columns) and len(back) == len(df)
+
+    paper_df = build_table(SPEC, [summary(preset="paper")], "paper")
+    write_table(paper_df, tmp_path / "p.csv", tmp_path / "p.md", title="Table 2")
+    paper_md = (tmp_path / "p.md").read_text()
+    assert "Preset of our numbers: **paper**" in paper_md and "NOT COMPARABLE" not in paper_md
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location("make_table", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_json(path: Path, obj: object) -> Path:
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def test_cli_end_to_end(tmp_path: Path) -> None:
+    a = _write_json(
+        tmp_path / "a.json", summary(test_sets={"Set5": {"n_images": 5, "psnr": 37.5, "ssim": 0.95}})
+    )
+    b = _write_json(tmp_path / "b.json", summary("scratch", stand_ins=["random VGG19 weights"]))
+    out = tmp_path / "tables" / "table2.csv"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--table",
+            "table2",
+            "--preset",
+            "demo",
+            "--summaries",
+            str(a),
+            str(b),
+            "--out",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == ["table2.csv", "table2.md"]
+    df = pd.read_csv(out, keep_default_na=False)
+    logits = df[(df.scale == 2) & (df.backbone == "swinir") & (df.method == "logits")].iloc[0]
+    assert float(logits["Set5_psnr_ours"]) == 37.5 and logits["status"] == "ours"
+    assert df[df.method == "teacher"]["Set5_psnr_ours"].eq("").all()
+    md = out.with_suffix(".md").read_text()
+    assert "NOT COMPARABLE TO THE PAPER" in md and "random VGG19 weights" in md
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, r"missing\.json: summary file not found"),
+        ("{not json", r"bad\.json: not valid JSON"),
+        ("no_method", r"bad\.json: missing key 'method'"),
+        ("no_psnr", r"bad\.json: missing key 'test_sets\.skimage_test\.psnr'"),
+    ],
+)
+def test_cli_bad_summary_names_file_and_key(tmp_path: Path, capsys, content, expected) -> None:
+    good = _write_json(tmp_path / "good.json", summary())
+    if content is None:
+        bad = tmp_path / "missing.json"
+    elif content == "no_method":
+        s = summary("scratch")
+        del s["method"]
+        bad = _write_json(tmp_path / "bad.json", s)
+    elif content == "no_psnr":
+        s = summary("scratch")
+        del s["test_sets"]["skimage_test"]["psnr"]
+        bad = _write_json(tmp_path / "bad.json", s)
+    else:
+        bad = tmp_path / "bad.json"
+        bad.write_text(content)
+    out = tmp_path / "out" / "table2.csv"
+    cli = _load_cli()
+    code = cli.main(
+        ["--table", "table2", "--preset", "demo", "--summaries", str(good), str(bad), "--out", str(out)]
+    )
+    assert code == 1
+    assert re.search(expected, capsys.readouterr().err)
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_cli_rejects_unknown_table_and_non_csv_out(tmp_path: Path, capsys) -> None:
+    cli = _load_cli()
+    assert cli.main(["--table", "table99", "--preset", "demo", "--out", str(tmp_path / "t.csv")]) == 1
+    assert "table2" in capsys.readouterr().err
+    assert cli.main(["--table", "table2", "--preset", "demo", "--out", str(tmp_path / "t.txt")]) == 1
+    assert "--out" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_write_table_without_spec_raises(tmp_path: Path) -> None:
+    df = copy.deepcopy(build_table(SPEC, [], "demo"))
+    df.attrs.clear()
+    with pytest.raises(CirError, match="spec"):
+        write_table(df, tmp_path / "t.csv", tmp_path / "t.md", title="t")
+    assert not any(tmp_path.iterdir())

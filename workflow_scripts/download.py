@@ -1,0 +1,61 @@
+"""Fetch a data set (as a flat folder of its HR images) or a pretrained weight file.
+
+    python workflow_scripts/download.py --dataset Set5 --out data/Set5 [--cache data/downloads] [--offline]
+    python workflow_scripts/download.py --asset SwinIR_x4 --out weights/SwinIR_x4.pth
+
+Archives are kept in the cache folder and reused from there without network, so a
+file copied there by hand (or pulled with DVC) works offline. ``--url`` replaces
+the registry mirrors, e.g. with an institutional copy of the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cir.data.download import (
+    ChecksumError,
+    DownloadError,
+    ExtractionError,
+    MissingDataError,
+    ensure_asset,
+    ensure_dataset,
+)
+from cir.data.registry import ASSETS, DATASETS, UnknownNameError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--dataset", help=f"one of: {', '.join(DATASETS)}")
+    what.add_argument("--asset", help=f"one of: {', '.join(ASSETS)}")
+    p.add_argument("--out", required=True, help="output folder (data set) or file (asset)")
+    p.add_argument("--cache", default="data/downloads",
+                   help="folder for downloaded archives (default: %(default)s)")
+    p.add_argument("--offline", action="store_true", help="never use the network; only the cache")
+    p.add_argument("--url", action="append", help="mirror URL to use instead of the registry's (repeatable)")
+    p.add_argument("--retries", type=int, default=3, help="extra attempts per mirror (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds per connect/read (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opts = {"offline": args.offline, "urls": args.url, "retries": args.retries, "timeout": args.timeout,
+            "progress": not args.quiet}
+    try:
+        if args.dataset:
+            out = ensure_dataset(args.dataset, args.out, args.cache, **opts)
+        else:
+            out = ensure_asset(args.asset, args.out, args.cache, **opts)
+    except (UnknownNameError, MissingDataError, ChecksumError, DownloadError, ExtractionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Evaluate one SR model file on paired test sets; writes a summary JSON and per-image CSVs.
+
+    python workflow_scripts/evaluate.py --model FILE --scale S --test-set NAME=DIR [...] \
+        --out SUMMARY.json --preset P --backbone B --method M [--tile N] \
+        [--device auto|cpu|cuda] [--threads N] [--save-images]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cir.errors import CirError
+from cir.eval.infer import DEFAULT_OVERLAP
+
+
+def _test_set(value: str) -> tuple[str, Path]:
+    name, sep, directory = value.partition("=")
+    if not sep or not name or not directory:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {value!r}")
+    if not Path(directory).is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r}: directory {directory} does not exist")
+    return name, Path(directory)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, type=Path, help="cir checkpoint or official weight file")
+    p.add_argument("--scale", required=True, type=_positive_int)
+    p.add_argument("--test-set", required=True, action="append", type=_test_set, dest="test_sets",
+                   metavar="NAME=DIR", help="pair directory with LR/ and HR/ (repeatable)")
+    p.add_argument("--out", required=True, type=Path, help="summary JSON; CSVs go next to it")
+    p.add_argument("--preset", required=True)
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--tile", type=_positive_int, default=None,
+                   help=f"LR tile size, > {DEFAULT_OVERLAP} (default: whole image in one pass)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    p.add_argument("--save-images", action="store_true", help="also write the SR outputs as PNG")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.tile is not None and args.tile <= DEFAULT_OVERLAP:
+        parser.error(f"argument --tile: must exceed the tile overlap of {DEFAULT_OVERLAP} LR pixels, "
+                     f"got {args.tile}")
+    test_sets: dict[str, Path] = {}
+    for name, directory in args.test_sets:
+        if name in test_sets:
+            parser.error(f"argument --test-set: test set {name!r} given twice")
+        test_sets[name] = directory
+
+    import torch
+
+    from cir.eval.evaluate import evaluate_model_file
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        evaluate_model_file(args.model, test_sets, args.scale, args.out, preset=args.preset,
+                            backbone=args.backbone, method=args.method, device=args.device,
+                            tile=args.tile, save_images=args.save_images)
+    except CirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
