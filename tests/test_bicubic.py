@@ -89,7 +89,8 @@ def test_downscale_by_4_exact_weights() -> None:
 
 
 @pytest.mark.parametrize(
-    "n,scale", [(13, Fraction(1, 3)), (17, Fraction(1, 4)), (9, Fraction(3, 2)), (7, Fraction(2)), (11, Fraction(2, 5))]
+    "n,scale",
+    [(13, Fraction(1, 3)), (17, Fraction(1, 4)), (9, Fraction(3, 2)), (7, Fraction(2)), (11, Fraction(2, 5))],
 )
 def test_matches_loop_reference(n: int, scale: Fraction) -> None:
     signal = [float(v) for v in np.random.default_rng(n).uniform(0, 1, size=n)]
@@ -119,8 +120,18 @@ OCTAVE_IN = np.array(
 )
 
 MATLAB_OUT = {
-    (0.5, True): [[105, 140, 126, 81, 109], [110, 134, 153, 114, 93], [108, 108, 94, 127, 146], [67, 126, 162, 149, 62]],
-    (0.5, False): [[92, 164, 123, 38, 118], [139, 116, 188, 167, 69], [121, 87, 67, 108, 180], [54, 153, 141, 149, 42]],
+    (0.5, True): [
+        [105, 140, 126, 81, 109],
+        [110, 134, 153, 114, 93],
+        [108, 108, 94, 127, 146],
+        [67, 126, 162, 149, 62],
+    ],
+    (0.5, False): [
+        [92, 164, 123, 38, 118],
+        [139, 116, 188, 167, 69],
+        [121, 87, 67, 108, 180],
+        [54, 153, 141, 149, 42],
+    ],
     (1 / 3, True): [[115, 135, 97, 101], [113, 119, 124, 125], [81, 157, 118, 64]],
     (1 / 3, False): [[47, 90, 24, 44], [143, 51, 21, 90], [60, 64, 56, 86]],
     (1.5, True): [
@@ -183,7 +194,14 @@ def test_scale_one_is_identity() -> None:
 
 @pytest.mark.parametrize(
     "shape,scale",
-    [((300, 451), 1 / 3), ((300, 448), 0.25), ((17, 23), 0.5), ((10, 8), 1.5), ((8, 10), 4 / 3), ((99, 101), 0.3)],
+    [
+        ((300, 451), 1 / 3),
+        ((300, 448), 0.25),
+        ((17, 23), 0.5),
+        ((10, 8), 1.5),
+        ((8, 10), 4 / 3),
+        ((99, 101), 0.3),
+    ],
 )
 def test_output_shape_is_ceil(shape: tuple[int, int], scale: float) -> None:
     out = imresize(np.zeros(shape), scale=scale)

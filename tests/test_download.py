@@ -434,13 +434,21 @@ def test_registry_entries_are_well_formed():
             assert e.archive in ARCHIVE_TYPES and e.image_count > 0, where + "archive/count"
             assert e.member_glob and not e.member_glob.startswith("/") and ".." not in e.member_glob
         else:
-            assert isinstance(e, AssetEntry) and e.scale in (2, 3, 4)
+            assert isinstance(e, AssetEntry) and e.scale in (2, 3, 4) and e.backbone in ("swinir", "rcan")
+            assert e.name.endswith((".pth", ".pt")), where + "weight loaders pick the reader by extension"
             assert (e.archive is None) == (e.member_glob is None), where + "archive and member go together"
             assert e.archive is None or e.archive in ARCHIVE_TYPES
     counts = {n: e.image_count for n, e in registry.DATASETS.items()}
     assert counts == {"DIV2K_train_HR": 800, "DIV2K_valid_HR": 100, "Set5": 5, "Set14": 14,
                       "BSD100": 100, "Urban100": 100, "Manga109": 109}
-    assert {f"SwinIR_x{s}" for s in (2, 3, 4)} | {f"RCAN_BIX{s}" for s in (2, 3, 4)} == set(registry.ASSETS)
+    for backbone in ("swinir", "rcan"):
+        for scale in (2, 3, 4):
+            entry = registry.get_asset(registry.official_teacher_asset(backbone, scale))
+            assert (entry.backbone, entry.scale) == (backbone, scale)
+    assert registry.official_teacher_asset("swinir", 4) == "001_classicalSR_DIV2K_s48w8_SwinIR-M_x4.pth"
+    assert registry.official_teacher_asset("rcan", 2) == "RCAN_BIX2.pt"
+    with pytest.raises(LookupError, match=r"'edsr' at x4; available: rcan x2"):
+        registry.official_teacher_asset("edsr", 4)
 
 
 # --- command line ------------------------------------------------------------------
@@ -476,16 +484,16 @@ def test_cli_assets_end_to_end(server, tmp_path, monkeypatch):
     weights = os.urandom(5000)
     url = _serve(server, "w.pth", weights)
     bundle = _zip(server.root / "bundle.zip", {"bundle/M_x2.pt": weights[:100], "bundle/M_x3.pt": b"3"})
-    monkeypatch.setitem(registry.ASSETS, "Toy_x2", AssetEntry(
-        "Toy_x2", Source("w.pth", (url,), _sha(weights)), scale=2))
-    monkeypatch.setitem(registry.ASSETS, "Bundle_x2", AssetEntry(
-        "Bundle_x2", Source("bundle.zip", (server.url(bundle.name),), None, checksum_note="test bundle"),
-        scale=2, archive="zip", member_glob="**/M_x2.pt"))
+    monkeypatch.setitem(registry.ASSETS, "toy_x2.pth", AssetEntry(
+        "toy_x2.pth", Source("w.pth", (url,), _sha(weights)), backbone="swinir", scale=2))
+    monkeypatch.setitem(registry.ASSETS, "M_x2.pt", AssetEntry(
+        "M_x2.pt", Source("bundle.zip", (server.url(bundle.name),), None, checksum_note="test bundle"),
+        backbone="rcan", scale=2, archive="zip", member_glob="**/M_x2.pt"))
     cli, cache = _cli(), tmp_path / "cache"
-    assert cli.main(["--asset", "Toy_x2", "--out", str(tmp_path / "w" / "t.pth"), "--cache", str(cache),
+    assert cli.main(["--asset", "toy_x2.pth", "--out", str(tmp_path / "w" / "t.pth"), "--cache", str(cache),
                      "--quiet"]) == 0
     assert (tmp_path / "w" / "t.pth").read_bytes() == weights
-    assert cli.main(["--asset", "Bundle_x2", "--out", str(tmp_path / "w" / "b.pt"), "--cache", str(cache),
+    assert cli.main(["--asset", "M_x2.pt", "--out", str(tmp_path / "w" / "b.pt"), "--cache", str(cache),
                      "--quiet"]) == 0
     assert (tmp_path / "w" / "b.pt").read_bytes() == weights[:100]
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["b.pt", "t.pth"]

@@ -44,7 +44,8 @@ def make_pairs(root: Path, n: int, seed: int, hr_size: int = 32, scale: int = 2)
     yy, xx = np.mgrid[0:hr_size, 0:hr_size].astype(np.float64)
     for i in range(n):
         phase = rng.uniform(0, 6, size=3)
-        hr = np.stack([128 + 90 * np.sin(xx / (3 + c) + phase[c]) * np.cos(yy / (4 + c)) for c in range(3)], -1)
+        planes = [128 + 90 * np.sin(xx / (3 + c) + phase[c]) * np.cos(yy / (4 + c)) for c in range(3)]
+        hr = np.stack(planes, axis=-1)
         hr = np.clip(hr + rng.normal(0, 4, hr.shape), 0, 255).round().astype(np.uint8)
         lr = cv2.resize(hr, (hr_size // scale, hr_size // scale), interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(root / "HR" / f"img{i:02d}.png"), cv2.cvtColor(hr, cv2.COLOR_RGB2BGR))
@@ -55,7 +56,7 @@ def make_pairs(root: Path, n: int, seed: int, hr_size: int = 32, scale: int = 2)
 @pytest.fixture()
 def rcan_checkpoint(tmp_path: Path) -> tuple[Path, int]:
     torch.manual_seed(0)
-    model = build_model("rcan", 2, n_resgroups=1, n_resblocks=1, n_feats=8)
+    model = build_model("rcan", 2, n_resgroups=1, n_resblocks=1, n_feats=8, reduction=4)
     path = tmp_path / "student.pth"
     torch.save({"model_spec": model.cir_spec, "model": model.state_dict(), "ema": None,
                 "meta": {"stand_ins": ["example"]}}, path)
@@ -171,12 +172,13 @@ def test_wrong_scale_and_empty_set_are_reported(tmp_path: Path, rcan_checkpoint,
     pairs = make_pairs(tmp_path / "SetA", 1, seed=4)
     out = tmp_path / "s.json"
     common = ["--out", str(out), "--preset", "p", "--backbone", "b", "--method", "m", "--device", "cpu"]
-    assert load_cli().main(["--model", str(ckpt), "--scale", "3", "--test-set", f"SetA={pairs}", *common]) == 1
+    cli = load_cli()
+    assert cli.main(["--model", str(ckpt), "--scale", "3", "--test-set", f"SetA={pairs}", *common]) == 1
     assert "expected x3" in capsys.readouterr().err
     empty = tmp_path / "Empty"
     (empty / "LR").mkdir(parents=True)
     (empty / "HR").mkdir()
-    assert load_cli().main(["--model", str(ckpt), "--scale", "2", "--test-set", f"Empty={empty}", *common]) == 1
+    assert cli.main(["--model", str(ckpt), "--scale", "2", "--test-set", f"Empty={empty}", *common]) == 1
     err = capsys.readouterr().err
     assert "'Empty'" in err and str(empty) in err
     assert not out.exists()

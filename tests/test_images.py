@@ -107,10 +107,9 @@ def test_atomic_dir(tmp_path: Path) -> None:
     with atomic_dir(target) as tmp:
         (tmp / "a.txt").write_text("one")
     assert (target / "a.txt").read_text() == "one"
-    with pytest.raises(RuntimeError):
-        with atomic_dir(target) as tmp:
-            (tmp / "b.txt").write_text("two")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "b.txt").write_text("two")
+        raise RuntimeError("boom")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
     with atomic_dir(target) as tmp:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -70,7 +72,8 @@ def test_too_small_overlap_shows_seams() -> None:
     assert (tiled - full).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("h,w,tile,overlap", [(23, 17, 8, 2), (5, 40, 16, 4), (16, 16, 16, 4), (31, 9, 10, 9)])
+@pytest.mark.parametrize("h,w,tile,overlap",
+                         [(23, 17, 8, 2), (5, 40, 16, 4), (16, 16, 16, 4), (31, 9, 10, 9)])
 def test_output_shapes_for_non_multiple_sizes(h: int, w: int, tile: int, overlap: int) -> None:
     net = make_net(3)
     lr = torch.rand(1, 3, h, w)
@@ -79,12 +82,13 @@ def test_output_shapes_for_non_multiple_sizes(h: int, w: int, tile: int, overlap
     assert out.min() >= 0 and out.max() <= 1
 
 
-@pytest.mark.parametrize("length,tile,overlap", [(37, 16, 6), (16, 16, 4), (17, 16, 4), (100, 10, 9), (5, 8, 2)])
+@pytest.mark.parametrize("length,tile,overlap",
+                         [(37, 16, 6), (16, 16, 4), (17, 16, 4), (100, 10, 9), (5, 8, 2)])
 def test_tile_starts_cover_with_overlap(length: int, tile: int, overlap: int) -> None:
     starts = tile_starts(length, tile, overlap)
     size = min(tile, length)
     assert starts[0] == 0 and starts[-1] + size == length
-    for a, b in zip(starts, starts[1:]):
+    for a, b in itertools.pairwise(starts):
         assert b > a and a + size - b >= overlap
 
 

@@ -240,7 +240,7 @@ def test_bad_specs_and_inputs_are_named() -> None:
 
 
 def test_metrics_never_download(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pyiqa.utils.download_util as download_util
+    from pyiqa.utils import download_util
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"unexpected download: {args}")

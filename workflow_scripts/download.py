@@ -1,7 +1,7 @@
 """Fetch a data set (as a flat folder of its HR images) or a pretrained weight file.
 
     python workflow_scripts/download.py --dataset Set5 --out data/Set5 [--cache data/downloads] [--offline]
-    python workflow_scripts/download.py --asset SwinIR_x4 --out weights/SwinIR_x4.pth
+    python workflow_scripts/download.py --asset RCAN_BIX4.pt --out data/weights/RCAN_BIX4.pt
 
 Archives are kept in the cache folder and reused from there without network, so a
 file copied there by hand (or pulled with DVC) works offline. ``--url`` replaces

@@ -11,7 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
 from cir.errors import CirError
+from cir.eval.evaluate import evaluate_model_file
 from cir.eval.infer import DEFAULT_OVERLAP
 
 
@@ -63,10 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         if name in test_sets:
             parser.error(f"argument --test-set: test set {name!r} given twice")
         test_sets[name] = directory
-
-    import torch
-
-    from cir.eval.evaluate import evaluate_model_file
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

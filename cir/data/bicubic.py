@@ -22,7 +22,9 @@ default ``uint8 -> double in [0, 1] -> imresize(1 / s) -> clip -> * 255 -> round
 from __future__ import annotations
 
 import math
-from typing import Sequence, TypeVar
+import numbers
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -89,7 +91,7 @@ def _resize_axis(x: Array, axis: int, indices: np.ndarray, weights: np.ndarray) 
 
 
 def _pair(value: float | Sequence[float], name: str) -> tuple[float, float]:
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):
         return float(value), float(value)
     values = tuple(float(v) for v in value)
     if len(values) != 2:

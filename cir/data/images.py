@@ -18,8 +18,8 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -97,9 +97,7 @@ def list_images(directory: str | os.PathLike) -> list[Path]:
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
     )
     if not files:
-        raise FileNotFoundError(
-            f"no image files ({', '.join(IMAGE_SUFFIXES)}) in directory: {directory}"
-        )
+        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in directory: {directory}")
     return files
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -53,8 +53,10 @@ def load_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[Pa
     only_lr = sorted(set(lr_files) - set(hr_files))
     only_hr = sorted(set(hr_files) - set(lr_files))
     if only_lr or only_hr:
-        parts = [f"LR only: {', '.join(str(lr_files[n]) for n in only_lr)}" if only_lr else "",
-                 f"HR only: {', '.join(str(hr_files[n]) for n in only_hr)}" if only_hr else ""]
+        parts = [
+            f"LR only: {', '.join(str(lr_files[n]) for n in only_lr)}" if only_lr else "",
+            f"HR only: {', '.join(str(hr_files[n]) for n in only_hr)}" if only_hr else "",
+        ]
         raise ValueError(f"unmatched images in {pair_dir}: " + "; ".join(p for p in parts if p))
     if scale is None:
         scale = _manifest_scale(pair_dir)
@@ -99,7 +101,9 @@ class PatchSampler:
         if not pair_dirs:
             raise ValueError("PatchSampler needs at least one pair directory")
         if lr_patch < 1 or batch_size < 1 or scale < 1:
-            raise ValueError(f"invalid sampler settings: scale={scale}, lr_patch={lr_patch}, batch_size={batch_size}")
+            raise ValueError(
+                f"invalid sampler settings: scale={scale}, lr_patch={lr_patch}, batch_size={batch_size}"
+            )
         if seed < 0:
             raise ValueError(f"seed must be non-negative; got {seed}")
         self.scale, self.lr_patch, self.batch_size = scale, lr_patch, batch_size
@@ -146,7 +150,7 @@ class PatchSampler:
         for i, (image, y, x, hflip, vflip, transpose) in enumerate(rows):
             pair = self.pairs[image]
             lr = pair.lr[y : y + p, x : x + p]
-            hr = pair.hr[y * s + 1 : (y + p) * s + 1, x * s : (x + p) * s]
+            hr = pair.hr[y * s : (y + p) * s, x * s : (x + p) * s]
             if hflip:
                 lr, hr = lr[:, ::-1], hr[:, ::-1]
             if vflip:

@@ -50,10 +50,15 @@ class DatasetEntry:
 
 @dataclass(frozen=True)
 class AssetEntry:
-    """A pretrained weight file: the download itself, or one member of an archive."""
+    """A pretrained weight file: the download itself, or one member of an archive.
+
+    ``name`` is also the file name the weight file gets (its extension tells
+    weight loaders how to read it); ``backbone`` is the cir architecture name.
+    """
 
     name: str
     source: Source
+    backbone: str
     scale: int
     description: str = ""
     archive: str | None = None
@@ -144,8 +149,9 @@ _SWINIR = "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0/"
 def _swinir(scale: int, checksum: str, size: int) -> AssetEntry:
     filename = f"001_classicalSR_DIV2K_s48w8_SwinIR-M_x{scale}.pth"
     return AssetEntry(
-        name=f"SwinIR_x{scale}",
+        name=filename,
         source=Source(filename=filename, urls=(_SWINIR + filename,), checksum=checksum, size=size),
+        backbone="swinir",
         scale=scale,
         description=f"SwinIR-M classical SR x{scale}, trained on DIV2K with 48x48 LR patches, window 8",
     )
@@ -169,8 +175,9 @@ RCAN_MODELS = Source(
 
 def _rcan(scale: int) -> AssetEntry:
     return AssetEntry(
-        name=f"RCAN_BIX{scale}",
+        name=f"RCAN_BIX{scale}.pt",
         source=RCAN_MODELS,
+        backbone="rcan",
         scale=scale,
         description=f"RCAN (10 groups x 20 blocks, 64 channels) bicubic x{scale}, authors' checkpoint",
         archive="zip",
@@ -211,3 +218,13 @@ def get_dataset(name: str) -> DatasetEntry:
 
 def get_asset(name: str) -> AssetEntry:
     return _lookup(ASSETS, "asset", name)
+
+
+def official_teacher_asset(backbone: str, scale: int) -> str:
+    """Name of the released teacher weight file for ``backbone`` at ``scale``."""
+    for entry in ASSETS.values():
+        if entry.backbone == backbone and entry.scale == int(scale):
+            return entry.name
+    valid = ", ".join(sorted(f"{e.backbone} x{e.scale}" for e in ASSETS.values()))
+    raise UnknownNameError(f"no released teacher weights for backbone {backbone!r} at x{scale}; "
+                           f"available: {valid}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -40,6 +41,18 @@ def quantize(sr: torch.Tensor) -> torch.Tensor:
     """Round an output in ``[0, 1]`` to uint8 levels (half away from zero), as saving it as PNG
     and reading it back would; float64 so the levels are exact."""
     return torch.floor(sr.to(torch.float64).clamp(0.0, 1.0) * 255.0 + 0.5) / 255.0
+
+
+def _hr_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 H x W x 3 -> 1 x 3 x H x W float64 in [0, 1]; float64 holds every k / 255 exactly
+    enough (1e-16) that the reference image adds no rounding of its own to the metrics."""
+    chw = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    return chw.unsqueeze(0).to(device=device, dtype=torch.float64) / 255.0
+
+
+def _check_set_name(name: str) -> None:
+    if not name or name.startswith(".") or any(sep in name for sep in ("/", "\\", os.sep)):
+        raise CirError(f"test set name {name!r} must be a plain file name (it names the CSV file)")
 
 
 def _sync(device: torch.device) -> None:
@@ -75,6 +88,7 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
     model = model.to(device)
     pairs_by_set = {}
     for name, pair_dir in test_sets.items():  # read everything first: fail before any model run
+        _check_set_name(name)
         try:
             pairs = load_pairs(pair_dir, scale)
         except (OSError, ValueError) as exc:
@@ -85,7 +99,7 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
         rows, infer_sec, metric_sec = [], 0.0, 0.0
         for pair in pairs:
             lr = to_tensor(pair.lr).unsqueeze(0).to(device)
-            hr = to_tensor(pair.hr).unsqueeze(0).to(device)
+            hr = _hr_tensor(pair.hr, device)
             _sync(device)
             t0 = time.perf_counter()
             sr = restore(model, lr, scale=scale, tile=tile, overlap=overlap)

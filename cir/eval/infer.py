@@ -50,7 +50,7 @@ def _kept_span(start: int, size: int, length: int, margin: int) -> tuple[int, in
 
 def _restore_tiled(model: nn.Module, x: torch.Tensor, scale: int, tile: int, overlap: int,
                    tile_batch: int) -> torch.Tensor:
-    n, c, h, w = x.shape
+    n, _, h, w = x.shape
     th, tw = min(tile, h), min(tile, w)
     margin = overlap // 2
     boxes = [(top, left) for top in tile_starts(h, tile, overlap) for left in tile_starts(w, tile, overlap)]
@@ -59,7 +59,7 @@ def _restore_tiled(model: nn.Module, x: torch.Tensor, scale: int, tile: int, ove
     for i in range(0, len(boxes), tile_batch):
         chunk = boxes[i:i + tile_batch]
         # torch.cat copies, so the network never sees a view of the caller's tensor.
-        batch = torch.cat([x[:, :, t:t + th, l:l + tw] for t, l in chunk], dim=0)
+        batch = torch.cat([x[:, :, top:top + th, left:left + tw] for top, left in chunk], dim=0)
         sr = _run(model, batch, scale).to(torch.float32)
         if out is None:
             out = torch.zeros((n, sr.shape[1], h * scale, w * scale), dtype=torch.float32, device=x.device)
