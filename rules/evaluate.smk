@@ -14,7 +14,7 @@ rule evaluate:
         f"benchmarks/{P}/eval/x{{scale}}_{{backbone}}_{{exp}}.tsv"
     params:
         sets=lambda wc: " ".join(f"--test-set {n}={d}" for n, d in test_dirs(wc).items()),
-        tile=f"--tile {PRESET['eval']['tile']}" if PRESET["eval"]["tile"] else "",
+        tile=f" --tile {PRESET['eval']['tile']}" if PRESET["eval"]["tile"] else "",
     threads: res("eval", "threads")
     resources:
         mem_mb=res("eval", "mem_mb"),
@@ -23,4 +23,4 @@ rule evaluate:
     shell:
         "{PY} workflow_scripts/evaluate.py --model {input.model} --scale {wildcards.scale} {params.sets} "
         "--out {output} --preset {P} --backbone {wildcards.backbone} --method {wildcards.exp} "
-        "{params.tile} --threads {threads} > {log} 2>&1"
+        "--threads {threads}{params.tile} > {log} 2>&1"

@@ -21,7 +21,8 @@ rule train_student:
         f"benchmarks/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.tsv"
     params:
         train=lambda wc, input: " ".join(f"--train-dir {d}" for d in input.train),
-        teacher=lambda wc, input: f"--teacher {input.teacher}" if "teacher" in input.keys() else "",
+        # leading space inside the value: an absent teacher leaves no double space in the command
+        teacher=lambda wc, input: f" --teacher {input.teacher}" if "teacher" in input.keys() else "",
     threads: res("train", "threads")
     resources:
         mem_mb=res("train", "mem_mb"),
@@ -29,5 +30,5 @@ rule train_student:
         gpu=res("train", "gpu"),
     shell:
         "{PY} workflow_scripts/train.py --preset {P} --scale {wildcards.scale} "
-        "--backbone {wildcards.backbone} --experiment {wildcards.exp} {params.train} {params.teacher} "
+        "--backbone {wildcards.backbone} --experiment {wildcards.exp} {params.train}{params.teacher} "
         "--val-dir {input.val} --out {output} --threads {threads} > {log} 2>&1"

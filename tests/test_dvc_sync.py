@@ -25,5 +25,6 @@ def test_every_snakemake_command_is_a_dvc_stage_command():
     assert len(jobs) == len(stages)
     # each stage's outputs are its job's outputs, and each stage runs a workflow_scripts CLI
     for stage in stages.values():
+        assert "  " not in stage["cmd"][-1], "dvc.lock folds double spaces: the stage would never be up to date"
         words = shlex.split(stage["cmd"][-1])
         assert words[0] == "python" and words[1].startswith("workflow_scripts/")

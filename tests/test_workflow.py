@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["Snakefile", "rules", "workflow_scripts", "config.yaml", "profiles", ".dvcignore"]
+PROJECT_FILES = ["Snakefile", "cir", "rules", "workflow_scripts", "config.yaml", "profiles", ".dvcignore"]
 OURS = ["skimage_test_psnr_ours", "skimage_test_ssim_ours"]
 
 

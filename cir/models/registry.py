@@ -124,6 +124,12 @@ def _check_expectations(path: Path, arch: str, scale: int, expect_arch: str | No
         raise CirError(f"{path}: holds a x{scale} network, expected x{expect_scale}")
 
 
+def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def _load_official(path: Path, expect_arch: str | None, expect_scale: int | None) -> nn.Module:
     import spandrel
 
@@ -138,9 +144,10 @@ def _load_official(path: Path, expect_arch: str | None, expect_scale: int | None
                        f"{sorted(by_spandrel)}")
     _check_expectations(path, arch, descriptor.scale, expect_arch, expect_scale)
     # Rebuild through the registry so that training uses the same module classes as ours.
-    params = dict(descriptor.model.hyperparameters)
-    params.pop("upscale", None)
-    params.pop("scale", None)
+    # Only plain values go into the spec (it is stored in checkpoints read with
+    # weights_only=True); callables such as norm_layer/conv are the constructors' defaults.
+    params = {k: v for k, v in descriptor.model.hyperparameters.items()
+              if k not in ("upscale", "scale") and _plain(v)}
     model = build_model(arch, descriptor.scale, **params)
     model.load_state_dict(descriptor.model.state_dict())
     return model

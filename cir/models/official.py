@@ -1,0 +1,28 @@
+"""Turn an official pretrained weight file into a cir model file that records its provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from cir.engine import checkpoint as ckpt
+from cir.models.registry import count_parameters, load_model_file, model_spec
+
+
+def import_official(weights: str | Path, backbone: str, scale: int, out: str | Path) -> Path:
+    """Load ``weights`` (an official SwinIR/RCAN release, recognised by spandrel), check that it
+    is a ``backbone`` network for ``scale``, and write it as a cir model file at ``out``."""
+    weights = Path(weights)
+    model = load_model_file(weights, expect_arch=backbone, expect_scale=scale)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    meta = {
+        "name": f"official/x{scale}/{backbone}",
+        "method": "official",
+        "source": "official pretrained release",
+        "weights_file": str(weights),
+        "weights_sha256": digest,
+        "parameters": count_parameters(model),
+        "stand_ins": [],
+    }
+    ckpt.save(out, ckpt.model_file(model_spec(model), model.state_dict(), None, meta))
+    return Path(out)

@@ -1,0 +1,94 @@
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from cir import config as cfgmod
+from cir.errors import ConfigError
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return cfgmod.load_yaml(ROOT / "config.yaml")
+
+
+def test_shipped_config_is_valid(cfg):
+    cfgmod.validate(cfg)
+    assert cfg["scale"] == "demo"
+    assert set(cfg["presets"]) >= {"smoke", "demo", "paper"}
+
+
+def test_paper_preset_holds_dckd_settings(cfg):
+    p = cfgmod.preset(cfg, "paper")
+    t = p["train"]
+    assert p["scales"] == [2, 3, 4] and p["backbones"] == ["swinir", "rcan"]
+    assert p["data"]["train"] == ["DIV2K_train_HR"]
+    assert p["data"]["test"] == ["Set5", "Set14", "BSD100", "Urban100"]
+    assert t["lr_patch"] == 48 and t["batch_size"] == 16 and t["augment"] is True
+    assert t["student_iterations"] == 250_000
+    assert t["optimizer"] == {"name": "adam", "lr": 1e-4, "betas": [0.9, 0.99], "eps": 1e-8, "weight_decay": 0.0}
+    assert t["scheduler"] == {"name": "multistep", "milestones": [100_000, 200_000], "gamma": 0.1}
+
+
+def bad(cfg, path, value):
+    out = copy.deepcopy(cfg)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize("path,value,message", [
+    (["presets", "demo", "train", "optimizer", "name"], "sgd",
+     r"presets\.demo\.train\.optimizer\.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'"),
+    (["presets", "demo", "scales"], [2, 8], r"presets\.demo\.scales\.1: 8 is not allowed; allowed values: 2, 3, 4"),
+    (["presets", "demo", "backbones"], ["edsr"], r"presets\.demo\.backbones\.0: 'edsr' is not allowed"),
+    (["presets", "demo", "train", "lr_patch"], 2, r"presets\.demo\.train\.lr_patch: 2 is less than the minimum of 4"),
+    (["presets", "demo", "train", "batchsize"], 4, r"presets\.demo\.train: unknown key\(s\) 'batchsize'; allowed keys:"),
+    (["presets", "demo", "data", "test"], ["Set6"], r"presets\.demo\.data\.test\.0: 'Set6' is not a builtin data set"),
+    (["presets", "paper", "data", "test"], ["Set6"], r"presets\.paper\.data\.test\.0: 'Set6' is not a download data set; allowed values: .*Set5"),
+    (["experiments", "logits", "method"], "kd", r"experiments\.logits\.method: 'kd' is not allowed; allowed values: logits, supervised"),
+    (["experiments", "logits", "teacher"], "scratch", r"experiments\.logits\.teacher: 'scratch' is not a teacher experiment"),
+    (["scale"], "big", r"scale: 'big' is not a preset; allowed values: smoke, demo, paper"),
+    (["device"], "tpu", r"device: 'tpu' is not allowed; allowed values: 'auto', 'cpu', 'cuda'"),
+])
+def test_bad_values_name_the_key_and_allowed_values(cfg, path, value, message):
+    with pytest.raises(ConfigError, match=message):
+        cfgmod.validate(bad(cfg, path, value))
+
+
+def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
+    conf = yaml.safe_load((ROOT / "config.yaml").read_text())
+    conf["presets"]["smoke"]["train"]["optimizer"]["name"] = "sgd"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(conf))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(tmp_path / "bad.yaml"),
+                           "--config", "scale=smoke", "results/tables/table2.csv"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "presets.smoke.train.optimizer.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'" in (
+        proc.stdout + proc.stderr)
+
+
+def test_paper_dry_run_lists_the_full_dag():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--config", "scale=paper",
+                           "results/tables/table2.csv"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    counts = {}
+    for line in out[out.index("Job stats:"):].splitlines()[3:]:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts["download_dataset"] == 5          # DIV2K + Set5, Set14, BSD100, Urban100
+    assert counts["download_teacher_weights"] == 6  # official SwinIR and RCAN, x2/x3/x4
+    assert counts["import_teacher"] == 6
+    assert counts["prepare_sr"] == 15
+    assert counts["train_student"] == 12            # Scratch + Logits, 2 backbones, 3 scales
+    assert counts["evaluate"] == 18
+    assert counts["table2"] == 1
+    assert "gpu=1" in out  # training and evaluation jobs ask for a GPU at paper scale

@@ -1,0 +1,54 @@
+"""Time one training iteration (teacher pretraining, Scratch, Logits, ...) at a preset's model sizes.
+
+Writes a JSON file with seconds per part (student forward, teacher forward, loss, backward,
+optimiser) and each part's share, and prints a small table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--preset", default="paper", help="model sizes from this preset (default: %(default)s)")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--backbone", default="swinir")
+    p.add_argument("--experiments", nargs="+", default=["teacher", "scratch", "logits"])
+    p.add_argument("--batch", type=int, help="batch size (default: the preset's)")
+    p.add_argument("--patch", type=int, help="LR patch size (default: the preset's)")
+    p.add_argument("--iters", type=int, default=3, help="timed iterations (median reported)")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--out", help="JSON file (default: results/bench/<preset>_x<scale>_<backbone>_b<batch>_p<patch>.json)")
+    a = p.parse_args(argv)
+    from cir.benchmark import bench_experiments, write_bench
+    from cir.errors import CirError
+
+    try:
+        r = bench_experiments(config_path=a.config, preset_name=a.preset, scale=a.scale, backbone=a.backbone,
+                              experiments=a.experiments, batch=a.batch, patch=a.patch, iters=a.iters,
+                              warmup=a.warmup, device=a.device, threads=a.threads)
+    except CirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = a.out or f"results/bench/{a.preset}_x{a.scale}_{a.backbone}_b{r['batch']}_p{r['lr_patch']}.json"
+    write_bench(r, out)
+    print(f"{r['backbone']} x{r['scale']} batch {r['batch']} patch {r['lr_patch']} on {r['device']} "
+          f"({r['torch_threads']} threads)")
+    print(f"{'experiment':<10} {'total s':>8} " + " ".join(f"{k:>16}" for k in
+          ("student_forward", "teacher_forward", "loss", "backward", "optimizer")))
+    for name, e in r["experiments"].items():
+        s = e["seconds"]
+        print(f"{name:<10} {s['total']:>8.3f} " + " ".join(
+            f"{s[k]:>8.3f} ({e['share'][k]:>4.0%})" for k in
+            ("student_forward", "teacher_forward", "loss", "backward", "optimizer")))
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Convert an official pretrained teacher (SwinIR / RCAN release file) into a cir model file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cir.errors import CirError
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--weights", required=True, help="the official weight file")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--scale", type=int, required=True)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    from cir.models.official import import_official
+
+    try:
+        import_official(a.weights, a.backbone, a.scale, a.out)
+    except CirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
