@@ -8,8 +8,8 @@ registry, the patch sampler from the prepared data, and hand all of it to the tr
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 

@@ -4,11 +4,10 @@ import sys
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from cir import config as cfgmod
 from cir.errors import ConfigError
-
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +65,8 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
     conf = yaml.safe_load((ROOT / "config.yaml").read_text())
     conf["presets"]["smoke"]["train"]["optimizer"]["name"] = "sgd"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(conf))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(tmp_path / "bad.yaml"),
-                           "--config", "scale=smoke", "results/tables/table2.csv"],
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", str(tmp_path / "bad.yaml"),
+                           "--config", "scale=smoke", "-n", "results/tables/table2.csv"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "presets.smoke.train.optimizer.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'" in (
@@ -75,7 +74,8 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
 
 
 def test_paper_dry_run_lists_the_full_dag():
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--config", "scale=paper",
+    # the command line of the README
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "scale=paper", "-n",
                            "results/tables/table2.csv"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout

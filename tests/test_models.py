@@ -1,12 +1,11 @@
 import pytest
 import torch
 import yaml
+from conftest import ROOT
 
 from cir.errors import CirError
 from cir.models import build_model, count_parameters, load_model_file
 from cir.models.official import import_official
-
-from conftest import ROOT
 
 # DCKD Table 1 (#Params, millions), at x4
 TABLE1 = {("swinir", "teacher"): 11.9, ("swinir", "student"): 1.2,

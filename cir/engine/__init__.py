@@ -1,5 +1,6 @@
 """The one trainer shared by every method."""
 
-from cir.engine.trainer import TrainSettings, Trainer, resolve_device
+from cir.engine.trainer import Trainer, TrainSettings
+from cir.utils.device import resolve_device
 
 __all__ = ["TrainSettings", "Trainer", "resolve_device"]

@@ -9,8 +9,8 @@ synchronises, so the parts add up to the step.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn

@@ -17,9 +17,10 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -30,14 +31,7 @@ from cir.engine.logs import RunLogger
 from cir.engine.optim import build_optimizer, build_scheduler
 from cir.methods.base import Method
 from cir.models import model_spec
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: 'cuda' was requested but torch sees no CUDA device")
-    return torch.device(name)
+from cir.utils.device import resolve_device
 
 
 @dataclass

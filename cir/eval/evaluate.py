@@ -19,22 +19,8 @@ from cir.errors import CirError
 from cir.eval.infer import DEFAULT_OVERLAP, restore
 from cir.eval.metrics import build_metrics, metric_convention, sr_metric_specs
 from cir.models.registry import count_parameters, load_model_file
+from cir.utils.device import resolve_device
 from cir.utils.io import write_json, write_text
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:i]"``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise CirError(f"device {name!r}: {exc}") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CirError(f"device {name!r} requested but CUDA is not available")
-    if device.type not in ("cpu", "cuda"):
-        raise CirError(f"device {name!r}: only cpu and cuda are supported")
-    return device
 
 
 def quantize(sr: torch.Tensor) -> torch.Tensor:

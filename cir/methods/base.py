@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -63,7 +64,7 @@ class Method(abc.ABC):
         if state:
             raise ValueError(f"method {self.name!r} keeps no state but the checkpoint has {sorted(state)}")
 
-    def to(self, device: torch.device) -> "Method":
+    def to(self, device: torch.device) -> Method:
         self.student.to(device)
         if self.teacher is not None:
             self.teacher.to(device)

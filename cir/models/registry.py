@@ -6,9 +6,10 @@ stored in every checkpoint so that a checkpoint file alone rebuilds its network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -100,7 +101,7 @@ def load_model_file(path: str | Path, *, expect_arch: str | None = None, expect_
         raise CirError(f"weight file not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable file
+    except Exception as exc:
         raise CirError(f"cannot read weight file {path}: {exc}") from exc
     if isinstance(obj, dict) and "model_spec" in obj:
         spec = obj["model_spec"]
@@ -135,7 +136,7 @@ def _load_official(path: Path, expect_arch: str | None, expect_scale: int | None
 
     try:
         descriptor = spandrel.ModelLoader(device="cpu").load_from_file(path)
-    except Exception as exc:  # noqa: BLE001 - spandrel raises several types for unknown files
+    except Exception as exc:
         raise CirError(f"{path}: not a cir checkpoint and not a weight file spandrel recognises: {exc}") from exc
     by_spandrel = {a.spandrel_name: a.name for a in ARCHITECTURES.values()}
     arch = by_spandrel.get(descriptor.architecture.id)
