@@ -181,8 +181,10 @@ def test_markdown_warning_formatting_and_stand_ins(tmp_path: Path) -> None:
     md = (tmp_path / "t.md").read_text()
     assert "Preset of our numbers: **demo**" in md
     assert "NOT COMPARABLE TO THE PAPER" in md
-    assert "| ×2 | SwinIR | Logits | 38.04 | 37.50 | -0.54 | 0.9608 | 0.9500 | -0.0108 |" in md
-    assert "| ×4 | RCAN | DCKD* | 32.58 |  |  | 0.8996 |" in md
+    # cells in the paper's own "PSNR/SSIM" form; Set14.. "ours"/"diff" have no number and are left out
+    assert "| ×2 | SwinIR | Logits | 38.04/0.9608 | 37.50/0.9500 | -0.54/-0.0108 | 33.61/0.9184 |" in md
+    assert "| ×4 | RCAN | DCKD* | 32.58/0.8996 |  |  | 28.86/0.7885 |" in md
+    assert "Set14 ours" not in md
     assert "1. random VGG19 weights" in md and "2. bicubic teacher" in md
     assert "reproduction experiments" in md and "- extra note" in md
     assert "nan" not in md.lower()

@@ -74,16 +74,28 @@ def render_markdown(
         ]
 
     stand_ins = stand_in_list(df)
-    metric_cols = _metric_columns(df, spec)
+    # One cell per (test set, kind) holding the metrics as the paper prints them: "PSNR/SSIM".
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for column, test_set, metric, kind in _metric_columns(df, spec):
+        groups.setdefault((test_set, kind), []).append((column, metric))
+    records = df.to_dict("records")
+
+    def group_cell(rec: dict, cols: list[tuple[str, str]], kind: str) -> str:
+        values = [_number(rec[c], spec.decimals[m], signed=kind == "diff") for c, m in cols]
+        return "" if all(v == "" for v in values) else "/".join(values)
+
+    # columns with no number in any row (e.g. "ours" on Set5 in a demo run) are left out
+    groups = {k: v for k, v in groups.items() if any(group_cell(r, v, k[1]) for r in records)}
+    metric_names = "/".join(m.upper() for m in spec.metrics)
     header = [k.capitalize() for k in spec.row_keys]
-    header += [f"{test_set} {metric.upper()} {kind}" for _, test_set, metric, kind in metric_cols]
+    header += [f"{test_set} {kind}" for test_set, kind in groups]
     header += ["Params (ours)", "Stand-ins", "Status"]
+    lines += [f"Cells are {metric_names}; diff = ours - paper.", ""]
     lines += ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
 
-    for rec in df.to_dict("records"):
+    for rec in records:
         cells = [spec.display(k, rec[k]) for k in spec.row_keys]
-        for column, _, metric, kind in metric_cols:
-            cells.append(_number(rec[column], spec.decimals[metric], signed=kind == "diff"))
+        cells += [group_cell(rec, cols, kind) for (_, kind), cols in groups.items()]
         params = rec.get("parameters_ours")
         cells.append("" if _is_empty(params) else str(int(params)))
         used = [] if _is_empty(rec.get("stand_ins")) else str(rec["stand_ins"]).split("; ")
