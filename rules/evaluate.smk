@@ -5,7 +5,8 @@ rule evaluate:
     input:
         unpack(lambda wc: {"model": model_file(wc.scale, wc.backbone, wc.exp), **test_dirs(wc)}),
     output:
-        summary_file("{scale}", "{backbone}", "{exp}"),
+        report(summary_file("{scale}", "{backbone}", "{exp}"), category="Evaluation",
+               subcategory="x{scale}", labels={"backbone": "{backbone}", "experiment": "{exp}"}),
     wildcard_constraints:
         exp=alternation(PRESET["experiments"]),
     log:

@@ -6,7 +6,7 @@ rule table2:
         [summary_file(s, b, e) for s in PRESET["scales"] for b in PRESET["backbones"] for e in PRESET["experiments"]],
     output:
         csv=report(f"{RESULTS}/tables/table2.csv", category="Tables", caption="report/table2.rst"),
-        md=f"{RESULTS}/tables/table2.md",
+        md=report(f"{RESULTS}/tables/table2.md", category="Tables", caption="report/table2.rst"),
     log:
         f"logs/{P}/report/table2.log",
     benchmark:

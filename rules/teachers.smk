@@ -37,6 +37,9 @@ if PRESET["teacher_init"] == "pretrain":
 
 else:
 
+    localrules:
+        download_teacher_weights,
+
     rule download_teacher_weights:
         output:
             f"{DATA}/weights/{{asset}}",
