@@ -1,0 +1,35 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cir.benchmark import bench_experiments
+
+from conftest import ROOT
+
+
+def test_iteration_split_adds_up_to_the_step():
+    r = bench_experiments(config_path=ROOT / "config.yaml", preset_name="smoke", scale=2, backbone="rcan",
+                          experiments=["teacher", "scratch", "logits"], batch=2, patch=16, iters=2, warmup=1,
+                          device="cpu", threads=1)
+    assert set(r["experiments"]) == {"teacher", "scratch", "logits"}
+    for name, e in r["experiments"].items():
+        s = e["seconds"]
+        parts = s["student_forward"] + s["teacher_forward"] + s["loss"] + s["backward"] + s["optimizer"]
+        assert parts == pytest.approx(s["total"], rel=1e-6), name
+        assert all(v >= 0 for v in s.values()), s
+    assert r["experiments"]["scratch"]["seconds"]["teacher_forward"] == 0.0
+    assert r["experiments"]["logits"]["seconds"]["teacher_forward"] > 0.0
+    assert r["experiments"]["logits"]["teacher_parameters"] > r["experiments"]["logits"]["student_parameters"]
+
+
+def test_cli_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "workflow_scripts/bench_step.py", "--preset", "smoke", "--scale", "2",
+                           "--backbone", "swinir", "--iters", "1", "--warmup", "0", "--device", "cpu",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["batch"] == 2 and data["lr_patch"] == 16 and data["device"] == "cpu"
+    assert "logits" in proc.stdout
