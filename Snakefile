@@ -28,6 +28,7 @@ include: "rules/report.smk"
 # the table is seconds of work.
 localrules:
     download_dataset,
+    download_asset,
     table2,
 
 

@@ -17,7 +17,7 @@ from cir import config as cfgmod
 from cir.engine import Trainer, TrainSettings, resolve_device
 from cir.errors import ConfigError
 from cir.eval.evaluate import checkpoint_stand_ins
-from cir.methods import get_method
+from cir.methods import METHOD_ASSETS, get_method
 from cir.models import build_model, count_parameters, load_model_file
 
 
@@ -93,13 +93,19 @@ def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, b
     elif teacher_file is not None:
         raise ConfigError(f"experiments.{experiment_name}: method {exp['method']!r} takes no teacher, "
                           f"but --teacher {teacher_file} was given")
-    method = method_cls(student, teacher, exp["options"], where=f"experiments.{experiment_name}.options")
+    options = dict(exp["options"])
+    if METHOD_ASSETS.get(exp["method"]):
+        # the preset decides between the official encoder weights and an explicit random stand-in
+        options["encoder_weights"] = str(encoder_weights) if encoder_weights else None
+        options["encoder_stand_in"] = preset["encoder_init"] == "random"
+    method = method_cls(student, teacher, options, where=f"experiments.{experiment_name}.options")
 
     t = preset["train"]
     sampler = PatchSampler(list(train_dirs), scale, t["lr_patch"], t["batch_size"], t["seed"], t["augment"])
     validate = make_validator(val_dir, scale, resolve_device(settings.device)) if val_dir else None
 
     stand_ins = [f"teacher: {s}" for s in checkpoint_stand_ins(teacher_file)] if teacher_file else []
+    stand_ins += method.stand_ins
     meta = {
         "name": f"{preset_name}/x{scale}/{backbone}/{experiment_name}",
         "preset": preset_name, "scale": scale, "backbone": backbone, "experiment": experiment_name,

@@ -38,7 +38,10 @@ def test_dirs(wc):
 
 
 def alternation(names):
-    return "|".join(names) if names else "(?!)"
+    """A wildcard regex matching exactly one of ``names`` (``(?!)`` matches nothing)."""
+    import re
+
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
 wildcard_constraints:

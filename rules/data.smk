@@ -1,7 +1,7 @@
 # Stage 1: data. Raw HR images (built-in photos or downloaded archives), then LR/HR pairs
 # per scale (mod-crop + MATLAB-compatible bicubic).
 
-from cir.data.registry import DATASETS
+from cir.data.registry import ASSETS, DATASETS
 
 BUILTIN = ["skimage_train", "skimage_test"]
 
@@ -56,3 +56,22 @@ rule prepare_sr:
         runtime=res("data", "runtime"),
     shell:
         "{PY} workflow_scripts/prepare_sr.py --hr-dir {input} --scale {wildcards.scale} --out {output} > {log} 2>&1"
+
+
+rule download_asset:
+    """Pretrained weight files: official teachers, frozen loss encoders."""
+    output:
+        f"{DATA}/weights/{{asset}}",
+    wildcard_constraints:
+        asset=alternation(ASSETS),
+    log:
+        f"logs/{P}/data/asset_{{asset}}.log",
+    benchmark:
+        f"benchmarks/{P}/data/asset_{{asset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    shell:
+        "{PY} workflow_scripts/download.py --asset {wildcards.asset} --out {output} "
+        "--cache {DATA}/downloads > {log} 2>&1"

@@ -1,6 +1,6 @@
 # Stage 2: teachers. Either pretrained here (teacher_init: pretrain) or imported from the
-# official release (teacher_init: official: download the weight file, convert it into a
-# cir model file that records its provenance).
+# official release (teacher_init: official: the weight file comes from rule download_asset
+# in data.smk and is converted into a cir model file that records its provenance).
 
 
 def official_asset(wc):
@@ -36,24 +36,6 @@ if PRESET["teacher_init"] == "pretrain":
             "--val-dir {input.val} --out {output} --threads {threads} > {log} 2>&1"
 
 else:
-
-    localrules:
-        download_teacher_weights,
-
-    rule download_teacher_weights:
-        output:
-            f"{DATA}/weights/{{asset}}",
-        log:
-            f"logs/{P}/data/asset_{{asset}}.log",
-        benchmark:
-            f"benchmarks/{P}/data/asset_{{asset}}.tsv"
-        threads: 1
-        resources:
-            mem_mb=res("data", "mem_mb"),
-            runtime=res("data", "runtime"),
-        shell:
-            "{PY} workflow_scripts/download.py --asset {wildcards.asset} --out {output} "
-            "--cache {DATA}/downloads > {log} 2>&1"
 
     rule import_teacher:
         input:

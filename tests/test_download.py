@@ -434,8 +434,12 @@ def test_registry_entries_are_well_formed():
             assert e.archive in ARCHIVE_TYPES and e.image_count > 0, where + "archive/count"
             assert e.member_glob and not e.member_glob.startswith("/") and ".." not in e.member_glob
         else:
-            assert isinstance(e, AssetEntry) and e.scale in (2, 3, 4) and e.backbone in ("swinir", "rcan")
-            assert e.name.endswith((".pth", ".pt")), where + "weight loaders pick the reader by extension"
+            assert isinstance(e, AssetEntry) and e.kind in ("teacher", "encoder")
+            if e.kind == "teacher":
+                assert e.scale in (2, 3, 4) and e.backbone in ("swinir", "rcan")
+                assert e.name.endswith((".pth", ".pt")), where + "weight loaders pick the reader by extension"
+            else:
+                assert e.scale is None
             assert (e.archive is None) == (e.member_glob is None), where + "archive and member go together"
             assert e.archive is None or e.archive in ARCHIVE_TYPES
     counts = {n: e.image_count for n, e in registry.DATASETS.items()}
@@ -447,7 +451,7 @@ def test_registry_entries_are_well_formed():
             assert (entry.backbone, entry.scale) == (backbone, scale)
     assert registry.official_teacher_asset("swinir", 4) == "001_classicalSR_DIV2K_s48w8_SwinIR-M_x4.pth"
     assert registry.official_teacher_asset("rcan", 2) == "RCAN_BIX2.pt"
-    with pytest.raises(LookupError, match=r"'edsr' at x4; available: rcan x2"):
+    with pytest.raises(LookupError, match=r"unknown released teacher 'edsr x4'; valid released teachers: rcan x2"):
         registry.official_teacher_asset("edsr", 4)
 
 

@@ -1,5 +1,6 @@
 """The whole DAG at the smoke preset, through the snakemake CLI and through `dvc repro`."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,9 @@ def copy_project(dest: Path) -> Path:
 
 
 def run(cmd, cwd, timeout=900):
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    # the rules call `python`: make it this interpreter even when its virtualenv is not activated
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     assert proc.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     return proc
 

@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-dir", action="append", required=True, help="prepared pair folder (LR/, HR/)")
     p.add_argument("--val-dir", help="prepared pair folder for periodic validation")
     p.add_argument("--teacher", help="teacher model file, for distillation methods")
+    p.add_argument("--encoder-weights", help="frozen loss-encoder weight file (methods that use one)")
     p.add_argument("--out", required=True, help="model file to write; its folder holds checkpoints and logs")
     p.add_argument("--threads", type=int)
     p.add_argument("--device")
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train_job(config_path=a.config, preset_name=a.preset, scale=a.scale, backbone=a.backbone,
                   experiment_name=a.experiment, train_dirs=a.train_dir, val_dir=a.val_dir, out=a.out,
-                  teacher_file=a.teacher, threads=a.threads, device=a.device)
+                  teacher_file=a.teacher, encoder_weights=a.encoder_weights, threads=a.threads,
+                  device=a.device)
     except CirError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

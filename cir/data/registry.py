@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cir.errors import UnknownNameError
+
 ARCHIVE_TYPES = ("zip", "tar", "tar.gz")
 HASH_ALGOS = {"sha256": 64, "md5": 32}
 
@@ -53,23 +55,19 @@ class AssetEntry:
     """A pretrained weight file: the download itself, or one member of an archive.
 
     ``name`` is also the file name the weight file gets (its extension tells
-    weight loaders how to read it); ``backbone`` is the cir architecture name.
+    weight loaders how to read it); ``backbone`` is the cir architecture name;
+    ``kind`` says what the file is for: an official ``teacher`` network (with its
+    upscaling ``scale``) or a frozen feature ``encoder`` for losses (no scale).
     """
 
     name: str
     source: Source
     backbone: str
-    scale: int
+    scale: int | None
     description: str = ""
     archive: str | None = None
     member_glob: str | None = None
-
-
-class UnknownNameError(LookupError):
-    """A data set or asset name that is not in the registry."""
-
-    def __str__(self) -> str:  # LookupError would show the message quoted
-        return str(self.args[0])
+    kind: str = "teacher"
 
 
 # --- data sets -------------------------------------------------------------------
@@ -200,6 +198,31 @@ ASSETS: dict[str, AssetEntry] = {
         _rcan(2),
         _rcan(3),
         _rcan(4),
+        AssetEntry(
+            name="vqgan_imagenet_f16_1024.ckpt",
+            source=Source(
+                filename="vqgan_imagenet_f16_1024.ckpt",
+                # CompVis/taming-transformers README.md, table of pretrained first-stage models,
+                # row "VQGAN ImageNet (f=16), 1024", links the share folder
+                # https://heibox.uni-heidelberg.de/d/8088892a516d4e3baf92/ ; the checkpoint is
+                # ckpts/last.ckpt in it. This direct-download form of that file is the one public
+                # download scripts use (e.g. nerdyrodent/VQGAN-CLIP, download_models.sh, which
+                # also gives its size as about 958 MB).
+                urls=(("https://heibox.uni-heidelberg.de/d/8088892a516d4e3baf92/files/"
+                       "?p=%2Fckpts%2Flast.ckpt&dl=1"),),
+                checksum=None,
+                checksum_note=(
+                    "The taming-transformers authors publish no checksum or exact size for "
+                    "vqgan_imagenet_f16_1024 ckpts/last.ckpt and none was found elsewhere; pin the "
+                    "sha256 printed on first download."
+                ),
+            ),
+            backbone="vqgan_f16",
+            scale=None,
+            kind="encoder",
+            description=("taming-transformers VQGAN ImageNet f=16, 1024 codes (Lightning checkpoint); "
+                         "DCKD uses its encoder, quant_conv and codebook"),
+        ),
     )
 }
 
@@ -208,8 +231,7 @@ def _lookup(table: dict, kind: str, name: str):
     try:
         return table[name]
     except KeyError:
-        valid = ", ".join(sorted(table))
-        raise UnknownNameError(f"unknown {kind} {name!r}; valid names: {valid}") from None
+        raise UnknownNameError(kind, name, table) from None
 
 
 def get_dataset(name: str) -> DatasetEntry:
@@ -222,9 +244,8 @@ def get_asset(name: str) -> AssetEntry:
 
 def official_teacher_asset(backbone: str, scale: int) -> str:
     """Name of the released teacher weight file for ``backbone`` at ``scale``."""
-    for entry in ASSETS.values():
-        if entry.backbone == backbone and entry.scale == int(scale):
-            return entry.name
-    valid = ", ".join(sorted(f"{e.backbone} x{e.scale}" for e in ASSETS.values()))
-    raise UnknownNameError(f"no released teacher weights for backbone {backbone!r} at x{scale}; "
-                           f"available: {valid}")
+    teachers = {f"{e.backbone} x{e.scale}": e.name for e in ASSETS.values() if e.kind == "teacher"}
+    key = f"{backbone} x{int(scale)}"
+    if key not in teachers:
+        raise UnknownNameError("released teacher", key, teachers)
+    return teachers[key]

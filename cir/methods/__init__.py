@@ -14,8 +14,16 @@ from cir.errors import UnknownNameError
 _METHODS = {
     "supervised": "cir.methods.supervised:Supervised",
     "logits": "cir.methods.logits:LogitsKD",
+    "fakd": "cir.methods.fakd:FAKD",
+    "dckd": "cir.methods.dckd:DCKD",
 }
 METHOD_NAMES = frozenset(_METHODS)
+
+# Weight files (cir.data.registry ASSETS) a method's frozen loss networks load. Kept here, not
+# on the classes, so the Snakefile can list a job's inputs without importing torch.
+METHOD_ASSETS: dict[str, tuple[str, ...]] = {
+    "dckd": ("vqgan_imagenet_f16_1024.ckpt",),
+}
 
 
 def get_method(name: str):

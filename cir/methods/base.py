@@ -45,6 +45,8 @@ class Method(abc.ABC):
             raise ConfigError(f"{where}: method {self.name!r} needs a teacher network")
         self.student = student
         self.teacher = freeze(teacher) if teacher is not None else None
+        # stand-ins the method had to use (e.g. random encoder weights); recorded with the run
+        self.stand_ins: list[str] = []
 
     # -- what the trainer calls ---------------------------------------------------------
     def trainable_parameters(self) -> Iterable[nn.Parameter]:
