@@ -13,7 +13,7 @@ from cir.engine import resolve_device
 from cir.engine.bench import time_iteration
 from cir.engine.optim import build_optimizer
 from cir.experiment import model_params
-from cir.methods import get_method
+from cir.methods import METHOD_ASSETS, get_method
 from cir.models import build_model, count_parameters
 from cir.utils.io import write_json
 
@@ -39,7 +39,11 @@ def bench_experiments(*, config_path: str | Path, preset_name: str, scale: int, 
         teacher = None
         if cls.needs_teacher:
             teacher = build_model(backbone, scale, **model_params(preset, backbone, "teacher")).to(dev)
-        method = cls(student, teacher, exp["options"], where=f"experiments.{name}.options")
+        options = dict(exp["options"])
+        if METHOD_ASSETS.get(exp["method"]):
+            # timing only: random encoder weights cost the same as the official ones
+            options.update(encoder_weights=None, encoder_stand_in=True)
+        method = cls(student, teacher, options, where=f"experiments.{name}.options").to(dev)
         opt = build_optimizer(method.trainable_parameters(), preset["train"]["optimizer"])
         runs = [time_iteration(method, {"lq": lq, "gt": gt}, opt, dev) for _ in range(warmup + iters)][warmup:]
         parts = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -47,7 +51,7 @@ def bench_experiments(*, config_path: str | Path, preset_name: str, scale: int, 
         results[name] = {
             "method": exp["method"], "role": exp["role"], "student_parameters": count_parameters(student),
             "teacher_parameters": count_parameters(teacher) if teacher is not None else None,
-            "seconds": parts, "share": share,
+            "seconds": parts, "share": share, "stand_ins": method.stand_ins,
         }
         del method, student, teacher, opt
     return {

@@ -16,12 +16,21 @@ def test_iteration_split_adds_up_to_the_step():
     assert set(r["experiments"]) == {"teacher", "scratch", "logits"}
     for name, e in r["experiments"].items():
         s = e["seconds"]
-        parts = s["student_forward"] + s["teacher_forward"] + s["loss"] + s["backward"] + s["optimizer"]
+        parts = sum(v for k, v in s.items() if k != "total")
         assert parts == pytest.approx(s["total"], rel=1e-6), name
         assert all(v >= 0 for v in s.values()), s
     assert r["experiments"]["scratch"]["seconds"]["teacher_forward"] == 0.0
     assert r["experiments"]["logits"]["seconds"]["teacher_forward"] > 0.0
     assert r["experiments"]["logits"]["teacher_parameters"] > r["experiments"]["logits"]["student_parameters"]
+
+
+def test_dckd_split_reports_history_and_encoder():
+    r = bench_experiments(config_path=ROOT / "config.yaml", preset_name="smoke", scale=2, backbone="rcan",
+                          experiments=["dckd"], batch=2, patch=16, iters=1, warmup=0, device="cpu", threads=1)
+    e = r["experiments"]["dckd"]
+    assert e["seconds"]["history_forward"] > 0 and e["seconds"]["encoder_forward"] > 0
+    assert e["stand_ins"] and "random" in e["stand_ins"][0]
+    assert sum(v for k, v in e["seconds"].items() if k != "total") == pytest.approx(e["seconds"]["total"], rel=1e-6)
 
 
 def test_cli_writes_json(tmp_path):

@@ -39,13 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     write_bench(r, out)
     print(f"{r['backbone']} x{r['scale']} batch {r['batch']} patch {r['lr_patch']} on {r['device']} "
           f"({r['torch_threads']} threads)")
-    print(f"{'experiment':<10} {'total s':>8} " + " ".join(f"{k:>16}" for k in
-          ("student_forward", "teacher_forward", "loss", "backward", "optimizer")))
     for name, e in r["experiments"].items():
         s = e["seconds"]
-        print(f"{name:<10} {s['total']:>8.3f} " + " ".join(
-            f"{s[k]:>8.3f} ({e['share'][k]:>4.0%})" for k in
-            ("student_forward", "teacher_forward", "loss", "backward", "optimizer")))
+        split = ", ".join(f"{k} {v:.3f}s ({e['share'][k]:.0%})" for k, v in s.items() if k != "total" and v > 0)
+        print(f"{name:<10} {s['total']:8.3f} s/it: {split}")
+    if "logits" in r["experiments"]:
+        base = r["experiments"]["logits"]["seconds"]["total"]
+        for name, e in r["experiments"].items():
+            print(f"{name}/logits time ratio: {e['seconds']['total'] / base:.2f}")
     print(f"written: {out}")
     return 0
 

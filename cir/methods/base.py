@@ -72,6 +72,11 @@ class Method(abc.ABC):
             self.teacher.to(device)
         return self
 
+    def timed_modules(self) -> dict[str, nn.Module]:
+        """Extra frozen networks whose forward time the training-step benchmark reports
+        separately (e.g. ``{"history_forward": ..., "encoder_forward": ...}``)."""
+        return {}
+
     # -- helpers for subclasses ---------------------------------------------------------
     def teacher_output(self, lq: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

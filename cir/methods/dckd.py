@@ -99,6 +99,14 @@ class DCKD(Method):
         if self.source_ema is not None:
             self.source_ema.load_state_dict(state["source_ema"])
 
+    def timed_modules(self):
+        parts = {}
+        if self.history is not None:
+            parts["history_forward"] = self.history.model
+        if self.encoder is not None:
+            parts["encoder_forward"] = self.encoder
+        return parts
+
     def after_step(self, step: int) -> None:
         if self.history is None:
             return
