@@ -30,6 +30,7 @@ localrules:
     download_dataset,
     download_asset,
     table2,
+    ablation_table,
 
 
 rule all:

@@ -66,7 +66,8 @@ def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device
 def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, backbone: str,
               experiment_name: str, train_dirs: Sequence[str | os.PathLike], val_dir: str | os.PathLike | None,
               out: str | os.PathLike, teacher_file: str | os.PathLike | None = None,
-              threads: int | None = None, device: str | None = None, progress: bool = True) -> Path:
+              encoder_weights: str | os.PathLike | None = None, threads: int | None = None,
+              device: str | None = None, progress: bool = True) -> Path:
     """Train experiment ``experiment_name`` of ``preset_name`` and write the model file ``out``.
 
     The run folder (checkpoints, logs) is the folder of ``out``; starting the same job again

@@ -8,7 +8,7 @@ rule evaluate:
         report(summary_file("{scale}", "{backbone}", "{exp}"), category="Evaluation",
                subcategory="x{scale}", labels={"backbone": "{backbone}", "experiment": "{exp}"}),
     wildcard_constraints:
-        exp=alternation(PRESET["experiments"]),
+        exp=alternation(EXPERIMENTS),
     log:
         f"logs/{P}/eval/x{{scale}}_{{backbone}}_{{exp}}.log",
     benchmark:

@@ -15,3 +15,29 @@ rule table2:
     shell:
         "{PY} workflow_scripts/make_table.py --table table2 --preset {P} --summaries {input} "
         "--out {output.csv} > {log} 2>&1"
+
+
+# DCKD's SR ablations (RCAN x2; rows are config.yaml experiments, see cir/report/tables.py).
+ABLATIONS = {
+    "table5": ["logits", "dckd_dcr", "dckd_dmm", "dckd"],
+    "table6": ["dckd_blur", "dckd", "dckd_resize", "dckd_mix"],
+    "table7": ["dckd_dcl_001", "dckd", "dckd_dcl_1", "dckd_ce_00001", "dckd_ce_001"],
+}
+
+
+rule ablation_table:
+    input:
+        lambda wc: [summary_file(2, "rcan", e) for e in ABLATIONS[wc.table]],
+    output:
+        csv=report(f"{RESULTS}/tables/{{table}}.csv", category="Tables"),
+        md=report(f"{RESULTS}/tables/{{table}}.md", category="Tables"),
+    wildcard_constraints:
+        table="|".join(ABLATIONS),
+    log:
+        f"logs/{P}/report/{{table}}.log",
+    benchmark:
+        f"benchmarks/{P}/report/{{table}}.tsv"
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/make_table.py --table {wildcards.table} --preset {P} --summaries {input} "
+        "--out {output.csv} > {log} 2>&1"

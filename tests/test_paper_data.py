@@ -100,3 +100,19 @@ def test_paper_table_keys_and_unknown_key() -> None:
     assert "dckd/table2" in paper_table_keys()
     with pytest.raises(UnknownNameError, match="dckd/table2"):
         load_paper_table("dckd/table99")
+
+
+def test_ablation_tables_match_the_seed_text():
+    """Tables 5-7 (RCAN x2 ablations): every stored pair appears in the seed's table text."""
+    lines = _dckd_seed_lines()
+    for table in ("table5", "table6"):
+        df = load_paper_table(f"dckd/{table}")
+        for method, rows in df.groupby("method", sort=False):
+            cells = {r.test_set: f"{r.psnr:.2f}/{r.ssim:.4f}" for r in rows.itertuples()}
+            want = f"{cells['Set14']}\t{cells['Urban100']}"
+            assert any(line.endswith(want) for line in lines), f"{table} {method}: {want} not in the seed"
+    t7 = load_paper_table("dckd/table7").set_index("method")
+    values = [f"{t7.loc[m, 'psnr']:.2f}/{t7.loc[m, 'ssim']:.4f}" for m in
+              ("dckd_dcl_001", "dckd", "dckd_dcl_1", "dckd_ce_00001", "dckd", "dckd_ce_001")]
+    printed = [line.split("\t")[1:] for line in lines if line.startswith("PSNR/SSIM\t")]
+    assert printed == [values[:3], values[3:]]
