@@ -3,7 +3,8 @@
 
 rule table2:
     input:
-        [summary_file(s, b, e) for s in PRESET["scales"] for b in PRESET["backbones"] for e in PRESET["experiments"]],
+        [summary_file(s, b, e) for s in PRESET["scales"] for b in PRESET["backbones"] for e in PRESET["experiments"]
+         if s in EXPERIMENTS[e].get("scales", PRESET["scales"])],
     output:
         csv=report(f"{RESULTS}/tables/table2.csv", category="Tables", caption="report/table2.rst"),
         md=report(f"{RESULTS}/tables/table2.md", category="Tables", caption="report/table2.rst"),

@@ -51,7 +51,7 @@ def bad(cfg, path, value):
     (["presets", "demo", "train", "batchsize"], 4, r"presets\.demo\.train: unknown key\(s\) 'batchsize'; allowed keys:"),
     (["presets", "demo", "data", "test"], ["Set6"], r"presets\.demo\.data\.test\.0: 'Set6' is not a builtin data set"),
     (["presets", "paper", "data", "test"], ["Set6"], r"presets\.paper\.data\.test\.0: 'Set6' is not a download data set; allowed values: .*Set5"),
-    (["experiments", "logits", "method"], "kd", r"experiments\.logits\.method: 'kd' is not allowed; allowed values: dckd, fakd, logits, supervised"),
+    (["experiments", "logits", "method"], "kd", r"experiments\.logits\.method: 'kd' is not allowed; allowed values: dckd, dckd_star, fakd, logits, mipkd, supervised"),
     (["experiments", "logits", "teacher"], "scratch", r"experiments\.logits\.teacher: 'scratch' is not a teacher experiment"),
     (["scale"], "big", r"scale: 'big' is not a preset; allowed values: smoke, demo, paper"),
     (["device"], "tpu", r"device: 'tpu' is not allowed; allowed values: 'auto', 'cpu', 'cuda'"),
@@ -88,7 +88,8 @@ def test_paper_dry_run_lists_the_full_dag():
     assert counts["download_asset"] == 7            # official SwinIR and RCAN x2/x3/x4 + DCKD's VQGAN
     assert counts["import_teacher"] == 6
     assert counts["prepare_sr"] == 15
-    assert counts["train_student"] == 24            # Scratch, Logits, FAKD, DCKD; 2 backbones, 3 scales
-    assert counts["evaluate"] == 30
+    # Scratch, Logits, FAKD, MiPKD, DCKD x 2 backbones x 3 scales, + DCKD* at x4 only
+    assert counts["train_student"] == 32
+    assert counts["evaluate"] == 38
     assert counts["table2"] == 1
     assert "gpu=1" in out  # training and evaluation jobs ask for a GPU at paper scale

@@ -16,6 +16,8 @@ _METHODS = {
     "logits": "cir.methods.logits:LogitsKD",
     "fakd": "cir.methods.fakd:FAKD",
     "dckd": "cir.methods.dckd:DCKD",
+    "dckd_star": "cir.methods.dckd_star:DCKDStar",
+    "mipkd": "cir.methods.mipkd:MiPKD",
 }
 METHOD_NAMES = frozenset(_METHODS)
 
@@ -23,6 +25,7 @@ METHOD_NAMES = frozenset(_METHODS)
 # on the classes, so the Snakefile can list a job's inputs without importing torch.
 METHOD_ASSETS: dict[str, tuple[str, ...]] = {
     "dckd": ("vqgan_imagenet_f16_1024.ckpt",),
+    "dckd_star": ("vqgan_imagenet_f16_1024.ckpt",),
 }
 
 

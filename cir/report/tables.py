@@ -52,6 +52,8 @@ TABLES: dict[str, TableSpec] = {
         notes=(
             "Paper: the FAKD results on SwinIR are from the DCKD authors' reproduction experiments.",
             "Paper: DCKD* (DCKD combined with DUKD) is reported only for ×4.",
+            "Ours: MiPKD is rebuilt from the MiPKD paper's description (no public code was found); "
+            "the settings it does not state are marked as such in cir/methods/mipkd.py.",
         ),
     ),
     # DCKD's SR ablations: RCAN x2, Set14 and Urban100; rows are config.yaml experiments.
