@@ -12,8 +12,8 @@ from cir import config as cfgmod
 from cir.engine import resolve_device
 from cir.engine.bench import time_iteration
 from cir.engine.optim import build_optimizer
-from cir.experiment import model_params
-from cir.methods import METHOD_ASSETS, get_method
+from cir.experiment import method_options, model_params
+from cir.methods import get_method
 from cir.models import build_model, count_parameters
 from cir.utils.io import write_json
 
@@ -39,10 +39,9 @@ def bench_experiments(*, config_path: str | Path, preset_name: str, scale: int, 
         teacher = None
         if cls.needs_teacher:
             teacher = build_model(backbone, scale, **model_params(preset, backbone, "teacher")).to(dev)
-        options = dict(exp["options"])
-        if METHOD_ASSETS.get(exp["method"]):
-            # timing only: random encoder weights cost the same as the official ones
-            options.update(encoder_weights=None, encoder_stand_in=True)
+        # timing only: random encoder weights cost the same as the official ones, so the
+        # benchmark never needs the weight file (the preset's stand-in width still applies)
+        options = method_options(exp, {**preset, "encoder_init": "random"}, None)
         method = cls(student, teacher, options, where=f"experiments.{name}.options").to(dev)
         opt = build_optimizer(method.trainable_parameters(), preset["train"]["optimizer"])
         runs = [time_iteration(method, {"lq": lq, "gt": gt}, opt, dev) for _ in range(warmup + iters)][warmup:]

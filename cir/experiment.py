@@ -39,6 +39,20 @@ def train_settings(preset: dict, role: str, device: str) -> TrainSettings:
     )
 
 
+def method_options(exp: dict, preset: dict, encoder_weights: str | os.PathLike | None) -> dict:
+    """The experiment's method options with the preset's choice of loss-encoder weights:
+    the official file, or an explicit random stand-in (optionally narrower) when
+    ``encoder_init`` is ``random``."""
+    options = dict(exp["options"])
+    if METHOD_ASSETS.get(exp["method"]):
+        random_init = preset["encoder_init"] == "random"
+        options["encoder_weights"] = None if random_init or not encoder_weights else str(encoder_weights)
+        options["encoder_stand_in"] = random_init
+        if random_init and preset.get("encoder_stand_in_ch"):
+            options["encoder_stand_in_ch"] = preset["encoder_stand_in_ch"]
+    return options
+
+
 def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device):
     """PSNR/SSIM (Y, crop border = scale) of full-image outputs, the evaluation's convention."""
     from cir.data.images import to_tensor
@@ -94,11 +108,7 @@ def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, b
     elif teacher_file is not None:
         raise ConfigError(f"experiments.{experiment_name}: method {exp['method']!r} takes no teacher, "
                           f"but --teacher {teacher_file} was given")
-    options = dict(exp["options"])
-    if METHOD_ASSETS.get(exp["method"]):
-        # the preset decides between the official encoder weights and an explicit random stand-in
-        options["encoder_weights"] = str(encoder_weights) if encoder_weights else None
-        options["encoder_stand_in"] = preset["encoder_init"] == "random"
+    options = method_options(exp, preset, encoder_weights)
     method = method_cls(student, teacher, options, where=f"experiments.{experiment_name}.options")
 
     t = preset["train"]

@@ -39,6 +39,17 @@ def test_dirs(wc):
     return {d: pairs_dir(d, wc.scale) for d in PRESET["data"]["test"]}
 
 
+def settings_fingerprint(wc):
+    """A digest of every config value a training job reads. Declared as a rule param (not part
+    of the command line), it makes Snakemake retrain when config.yaml changes those values."""
+    import hashlib
+    import json
+
+    blob = {"train": PRESET["train"], "models": PRESET["models"][wc.backbone], "data": PRESET["data"],
+            "experiment": EXPERIMENTS[wc.exp], "encoder": [PRESET["encoder_init"], PRESET.get("encoder_stand_in_ch")]}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def alternation(names):
     """A wildcard regex matching exactly one of ``names`` (``(?!)`` matches nothing)."""
     import re

@@ -29,6 +29,7 @@ rule train_student:
         f"benchmarks/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.tsv"
     params:
         train=lambda wc, input: " ".join(f"--train-dir {d}" for d in input.train),
+        settings=settings_fingerprint,
         # leading space inside the value: an absent teacher leaves no double space in the command
         teacher=lambda wc, input: f" --teacher {input.teacher}" if "teacher" in input.keys() else "",
         encoder=lambda wc, input: f" --encoder-weights {input.encoder}" if "encoder" in input.keys() else "",

@@ -25,6 +25,7 @@ if PRESET["teacher_init"] == "pretrain":
             f"benchmarks/{P}/train/x{{scale}}_{{backbone}}_{{exp}}.tsv"
         params:
             train=lambda wc, input: " ".join(f"--train-dir {d}" for d in input.train),
+            settings=settings_fingerprint,
         threads: res("train", "threads")
         resources:
             mem_mb=res("train", "mem_mb"),

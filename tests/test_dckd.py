@@ -82,3 +82,11 @@ def test_killed_dckd_run_resumes_with_history_intact(tmp_path, random_pairs):
     assert ha["num_updates"] == hb["num_updates"] == 3  # steps 2, 4, 6
     for k in ha["model"]:
         assert torch.equal(ha["model"][k], hb["model"][k]), k
+
+
+def test_narrow_stand_in_encoder_is_recorded():
+    student, teacher = models()
+    m = get_method("dckd")(student, teacher, {**OPTS, "encoder_stand_in_ch": 32})
+    assert m.encoder.feature_channels == (32, 32, 64, 64, 128)
+    assert "width ch=32 instead of 128" in m.stand_ins[0]
+    assert torch.isfinite(sum(m.training_step(batch(), 0).values()))

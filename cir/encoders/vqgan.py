@@ -18,6 +18,8 @@ DCKD uses two things from it:
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import pickle
 import re
@@ -337,6 +339,7 @@ def build_vqgan_encoder(
     input_range: InputRange = "0_1",
     seed: int = 0,
     device: torch.device | str | None = None,
+    stand_in_ch: int | None = None,
 ) -> tuple[VQGANEncoder, list[str]]:
     """The frozen encoder with the official weights, and the stand-ins used (if any).
 
@@ -346,20 +349,28 @@ def build_vqgan_encoder(
     untouched) and one stand-in string; ``allow_random=False`` raises
     :class:`MissingEncoderWeightsError` saying where to put the file and how to fetch it.
     Loading is strict: a key or shape that differs from the architecture is an error
-    naming the file and the keys.
+    naming the file and the keys. ``stand_in_ch`` narrows a random stand-in (base width
+    ``ch`` instead of 128, a multiple of 32 for GroupNorm) so that small CPU runs stay fast;
+    the width is recorded in the stand-in string. It never applies to official weights.
     """
     path = Path(weights) if weights is not None else None
     present = path is not None and path.is_file()
     if not present and not allow_random:
         raise MissingEncoderWeightsError(_missing_message(path))
+    config = F16_1024
+    if not present and stand_in_ch is not None:
+        if stand_in_ch < 32 or stand_in_ch % 32:
+            raise CirError(f"encoder stand_in_ch: {stand_in_ch} must be a positive multiple of 32 (GroupNorm groups)")
+        config = dataclasses.replace(F16_1024, ch=int(stand_in_ch))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = VQGANEncoder(input_range=input_range)
+        model = VQGANEncoder(config, input_range=input_range)
     stand_ins: list[str] = []
     if present:
         load_official_weights(model, path)
     else:
-        stand_ins.append(f"VQGAN encoder: random initialisation (official weights {WEIGHTS_NAME} absent)")
+        width = "" if config.ch == F16_1024.ch else f", width ch={config.ch} instead of {F16_1024.ch}"
+        stand_ins.append(f"VQGAN encoder: random initialisation (official weights {WEIGHTS_NAME} absent{width})")
     if device is not None:
         model.to(device)
     return model, stand_ins

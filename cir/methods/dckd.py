@@ -54,6 +54,7 @@ class DCKD(Method):
         "encoder_weights": None,      # path of the official VQGAN f16 checkpoint
         "encoder_stand_in": False,    # True: random encoder weights, recorded as a stand-in
         "encoder_input_range": "0_1",  # public code feeds [0, 1] images to the encoder
+        "encoder_stand_in_ch": None,  # narrower random stand-in for small CPU presets (recorded)
     }
 
     def __init__(self, student, teacher=None, options=None, *, where="options"):
@@ -77,7 +78,7 @@ class DCKD(Method):
 
             self.encoder, self.stand_ins = build_vqgan_encoder(
                 o["encoder_weights"], allow_random=bool(o["encoder_stand_in"]),
-                input_range=o["encoder_input_range"])
+                input_range=o["encoder_input_range"], stand_in_ch=o["encoder_stand_in_ch"])
 
     # -- devices and state ---------------------------------------------------------------------
     def to(self, device):
