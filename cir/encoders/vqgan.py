@@ -421,7 +421,7 @@ _GLOBAL_RE = re.compile(r"GLOBAL ([A-Za-z_][\w.]*)")
 
 
 class _StandIn(dict):
-    """Inert placeholder for a class named in a checkpoint; keeps whatever state it is given."""
+    """Inert substitute for a class named in a checkpoint; keeps whatever state it is given."""
 
     __hash__ = object.__hash__
     __eq__ = object.__eq__
