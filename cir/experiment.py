@@ -39,6 +39,9 @@ def train_settings(preset: dict, role: str, device: str) -> TrainSettings:
     )
 
 
+PAPER_ITERATIONS = 250_000  # DCKD: "a total of 2.5x10^5 iterations"; method schedules are stated for it
+
+
 def method_options(exp: dict, preset: dict, encoder_weights: str | os.PathLike | None) -> dict:
     """The experiment's method options with the preset's choice of loss-encoder weights:
     the official file, or an explicit random stand-in (optionally narrower) when
@@ -50,6 +53,8 @@ def method_options(exp: dict, preset: dict, encoder_weights: str | os.PathLike |
         options["encoder_stand_in"] = random_init
         if random_init and preset.get("encoder_stand_in_ch"):
             options["encoder_stand_in_ch"] = preset["encoder_stand_in_ch"]
+    if "iteration_scale" in get_method(exp["method"]).defaults and "iteration_scale" not in options:
+        options["iteration_scale"] = preset["train"]["student_iterations"] / PAPER_ITERATIONS
     return options
 
 

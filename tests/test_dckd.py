@@ -90,3 +90,28 @@ def test_narrow_stand_in_encoder_is_recorded():
     assert m.encoder.feature_channels == (32, 32, 64, 64, 128)
     assert "width ch=32 instead of 128" in m.stand_ins[0]
     assert torch.isfinite(sum(m.training_step(batch(), 0).values()))
+
+
+def test_iteration_scale_shortens_history_schedule_and_ema_horizon():
+    from cir.methods.dckd import scaled_schedule
+
+    assert scaled_schedule([[0, 1000], [100000, 2000], [200000, 3000]], 600 / 250000) == [[0, 2], [240, 5], [480, 7]]
+    assert scaled_schedule([[0, 1000], [100000, 2000]], 1.0) == [[0, 1000], [100000, 2000]]
+    student, teacher = models()
+    m = get_method("dckd")(student, teacher, {**OPTS, "history_schedule": [[0, 1000]], "iteration_scale": 0.002})
+    assert m.history.schedule == [(0, 2)]
+    assert m.source_ema.decay == pytest.approx(0.999 ** 500)
+
+
+def test_train_job_options_scale_with_the_preset():
+    from cir import config as cfgmod
+    from cir.experiment import method_options
+
+    cfg = cfgmod.load_and_validate()
+    demo = cfgmod.preset(cfg, "demo")
+    opts = method_options(cfg["experiments"]["dckd"], demo, None)
+    assert opts["iteration_scale"] == demo["train"]["student_iterations"] / 250000
+    assert opts["encoder_stand_in"] is True and opts["encoder_weights"] is None
+    paper = cfgmod.preset(cfg, "paper")
+    opts = method_options(cfg["experiments"]["dckd"], paper, "data/weights/vqgan_imagenet_f16_1024.ckpt")
+    assert opts["iteration_scale"] == 1.0 and opts["encoder_stand_in"] is False
