@@ -31,6 +31,7 @@ localrules:
     download_asset,
     table2,
     ablation_table,
+    fig8,
 
 
 rule all:

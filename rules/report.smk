@@ -42,3 +42,23 @@ rule ablation_table:
     shell:
         "{PY} workflow_scripts/make_table.py --table {wildcards.table} --preset {P} --summaries {input} "
         "--out {output.csv} > {log} 2>&1"
+
+
+FIG8 = ["dckd_neg1", "dckd_neg3", "dckd", "dckd_neg7", "dckd_step500", "dckd_step2000"]
+
+
+rule fig8:
+    input:
+        [summary_file(2, "rcan", e) for e in FIG8],
+    output:
+        png=report(f"{RESULTS}/figures/fig8.png", category="Figures"),
+        csv=f"{RESULTS}/figures/fig8.csv",
+    log:
+        f"logs/{P}/report/fig8.log",
+    benchmark:
+        f"benchmarks/{P}/report/fig8.tsv"
+    params:
+        summaries=lambda wc, input: " ".join(f"--summary {e}={f}" for e, f in zip(FIG8, input)),
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/make_figure.py --figure fig8 {params.summaries} --out {output.png} > {log} 2>&1"
