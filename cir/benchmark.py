@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import platform
 import statistics
+import time
 from pathlib import Path
 
 import torch
 
 from cir import config as cfgmod
 from cir.engine import resolve_device
-from cir.engine.bench import time_iteration
+from cir.engine.bench import _sync, time_iteration
 from cir.engine.optim import build_optimizer
 from cir.experiment import method_options, model_params
 from cir.methods import get_method
@@ -52,6 +53,10 @@ def bench_experiments(*, config_path: str | Path, preset_name: str, scale: int, 
             "teacher_parameters": count_parameters(teacher) if teacher is not None else None,
             "seconds": parts, "share": share, "stand_ins": method.stand_ins,
         }
+        if exp["method"] == "dckd":
+            alone = dckd_parts_alone(method, lq, gt, opt, dev, reps=max(iters, 1))
+            results[name]["parts_alone"] = alone
+            results[name]["step_over_parts_alone"] = parts["total"] / alone["sum"]
         del method, student, teacher, opt
     return {
         "preset": preset_name, "scale": scale, "backbone": backbone, "batch": batch, "lr_patch": patch,
@@ -63,3 +68,79 @@ def bench_experiments(*, config_path: str | Path, preset_name: str, scale: int, 
 
 def write_bench(result: dict, out: str | Path) -> None:
     write_json(out, result)
+
+
+def _median_seconds(fn, device: torch.device, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def dckd_parts_alone(method, lq: torch.Tensor, gt: torch.Tensor, optimizer, device: torch.device,
+                     reps: int = 3) -> dict[str, float]:
+    """Each part of a DCKD iteration timed on its own, with tensors of the shapes the step uses:
+    what the step would cost with no waste (one batched history call for all N negatives, one
+    encoder pass per image, frozen networks in inference mode)."""
+    from cir.losses.contrastive import ratio_contrastive
+    from cir.losses.distribution import dmm_cross_entropy
+
+    o, enc = method.options, method.encoder
+    n, dcr, dmm = o["num_negatives"], bool(o["dcr"]), bool(o["dmm"])
+    sr_like = torch.rand_like(gt)
+    neg_inputs = lq.repeat(n, 1, 1, 1)
+    neg_outputs = torch.rand(n * lq.shape[0], *gt.shape[1:], device=device)
+    g = torch.Generator(device="cpu").manual_seed(0)
+
+    def student_forward_backward():
+        optimizer.zero_grad(set_to_none=True)
+        method.student(lq).mean().backward()
+
+    def frozen(fn):
+        def run():
+            with torch.inference_mode():
+                fn()
+        return run
+
+    def encoder_anchor_forward_backward():
+        x = sr_like.clone().requires_grad_(True)
+        out = enc(x, levels=dcr, latent=dmm)
+        terms = [f.mean() for f in (out.features or [])] + ([out.latent.mean()] if dmm else [])
+        sum(terms).backward()
+
+    parts = {
+        "student_forward_backward": _median_seconds(student_forward_backward, device, reps),
+        "teacher_forward": _median_seconds(frozen(lambda: method.teacher(lq)), device, reps),
+        "optimizer": _median_seconds(optimizer.step, device, reps),
+    }
+    if enc is not None:
+        parts["encoder_anchor_forward_backward"] = _median_seconds(encoder_anchor_forward_backward, device, reps)
+        parts["encoder_positive"] = _median_seconds(frozen(lambda: enc(sr_like, levels=dcr, latent=dmm)),
+                                                    device, reps)
+    if dcr:
+        if method.degrader is not None:
+            parts["degradation"] = _median_seconds(
+                frozen(lambda: method.degrader(lq, method.n_degraded, g)), device, reps)
+        parts["history_forward"] = _median_seconds(frozen(lambda: method.history(neg_inputs)), device, reps)
+        parts["encoder_negatives"] = _median_seconds(frozen(lambda: enc.features(neg_outputs)), device, reps)
+    with torch.inference_mode():
+        a = enc(sr_like, levels=dcr, latent=dmm) if enc is not None else None
+        p = enc(torch.rand_like(gt), levels=dcr, latent=dmm) if enc is not None else None
+        negs = [f.view(n, -1, *f.shape[1:]) for f in enc.features(neg_outputs)] if dcr else None
+
+    def losses():
+        with torch.no_grad():
+            (sr_like - gt).abs().mean()
+            (sr_like - sr_like).abs().mean()
+            if dcr:
+                ratio_contrastive(a.features, p.features, negs, o["level_weights"])
+            if dmm:
+                dmm_cross_entropy(a.latent, p.latent, enc.codebook, double_softmax=o["double_softmax"])
+
+    parts["losses"] = _median_seconds(losses, device, reps)
+    parts["sum"] = sum(parts.values())
+    return parts

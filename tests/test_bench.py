@@ -31,6 +31,11 @@ def test_dckd_split_reports_history_and_encoder():
     assert e["seconds"]["history_forward"] > 0 and e["seconds"]["encoder_forward"] > 0
     assert e["stand_ins"] and "random" in e["stand_ins"][0]
     assert sum(v for k, v in e["seconds"].items() if k != "total") == pytest.approx(e["seconds"]["total"], rel=1e-6)
+    alone = e["parts_alone"]
+    assert {"student_forward_backward", "teacher_forward", "history_forward", "encoder_negatives",
+            "encoder_anchor_forward_backward", "losses", "optimizer"} <= set(alone)
+    assert alone["sum"] == pytest.approx(sum(v for k, v in alone.items() if k != "sum"))
+    assert e["step_over_parts_alone"] == pytest.approx(e["seconds"]["total"] / alone["sum"])
 
 
 def test_cli_writes_json(tmp_path):

@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         s = e["seconds"]
         split = ", ".join(f"{k} {v:.3f}s ({e['share'][k]:.0%})" for k, v in s.items() if k != "total" and v > 0)
         print(f"{name:<10} {s['total']:8.3f} s/it: {split}")
+        if "parts_alone" in e:
+            alone = ", ".join(f"{k} {v:.3f}s" for k, v in e["parts_alone"].items() if k != "sum")
+            print(f"{'':<10} parts alone: {alone}; sum {e['parts_alone']['sum']:.3f}s -> step / sum = "
+                  f"{e['step_over_parts_alone']:.2f}")
     if "logits" in r["experiments"]:
         base = r["experiments"]["logits"]["seconds"]["total"]
         for name, e in r["experiments"].items():
