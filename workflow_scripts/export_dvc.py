@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from cir.dvc_export import render
-from cir.errors import CirError
+from cir.utils.cli import run_step
 from cir.utils.io import write_text
 
 
@@ -16,12 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", default="results/tables/table2.csv")
     p.add_argument("--out", default="dvc.yaml")
     a = p.parse_args(argv)
-    try:
-        write_text(a.out, render(a.preset, a.target))
-    except CirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_step(lambda: write_text(a.out, render(a.preset, a.target)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cir.errors import CirError
+from cir.utils.cli import run_step
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,12 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from cir.models.official import import_official
 
-    try:
-        import_official(a.weights, a.backbone, a.scale, a.out)
-    except CirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_step(lambda: import_official(a.weights, a.backbone, a.scale, a.out))
 
 
 if __name__ == "__main__":

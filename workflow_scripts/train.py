@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cir.errors import CirError
+from cir.utils.cli import run_step
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,15 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from cir.experiment import train_job
 
-    try:
-        train_job(config_path=a.config, preset_name=a.preset, scale=a.scale, backbone=a.backbone,
-                  experiment_name=a.experiment, train_dirs=a.train_dir, val_dir=a.val_dir, out=a.out,
-                  teacher_file=a.teacher, encoder_weights=a.encoder_weights, threads=a.threads,
-                  device=a.device)
-    except CirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_step(lambda: train_job(
+        config_path=a.config, preset_name=a.preset, scale=a.scale, backbone=a.backbone,
+        experiment_name=a.experiment, train_dirs=a.train_dir, val_dir=a.val_dir, out=a.out,
+        teacher_file=a.teacher, encoder_weights=a.encoder_weights, threads=a.threads, device=a.device))
 
 
 if __name__ == "__main__":

@@ -95,3 +95,22 @@ def write_sweep_figure(spec: FigureSpec, table: pd.DataFrame, png_path, csv_path
     buf = io.StringIO()
     table.to_csv(buf, index=False)
     write_text(csv_path, buf.getvalue())
+
+
+def make_figure(name: str, summary_args: Sequence[str], out_png) -> None:
+    """Draw figure ``name`` from ``EXPERIMENT=SUMMARY.json`` arguments; the CSV goes beside the PNG."""
+    from pathlib import Path
+
+    from cir.report.summaries import load_summary
+
+    if name not in FIGURES:
+        raise CirError(f"unknown figure {name!r}; valid figures: {', '.join(FIGURES)}")
+    summaries = {}
+    for item in summary_args:
+        exp, sep, path = item.partition("=")
+        if not sep:
+            raise CirError(f"--summary {item!r}: expected EXPERIMENT=PATH")
+        summaries[exp] = load_summary(path)
+    spec = FIGURES[name]
+    out_png = Path(out_png)
+    write_sweep_figure(spec, sweep_table(spec, summaries), out_png, out_png.with_suffix(".csv"))
