@@ -22,6 +22,7 @@ include: "rules/teachers.smk"
 include: "rules/students.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/study.smk"
 
 
 # Downloads run where the workflow was started (cluster compute nodes often have no internet);
@@ -32,6 +33,7 @@ localrules:
     table2,
     ablation_table,
     fig8,
+    study_table,
 
 
 rule all:

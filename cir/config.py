@@ -7,6 +7,7 @@ wrong key or value fails before any job starts, with the key path and the allowe
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,47 @@ def preset(cfg: dict, name: str | None = None) -> dict:
     return out
 
 
+_REPLICA = re.compile(r"^(?P<base>.+)_seed(?P<seed>[0-9]+)$")
+
+
+def preset_seeds(preset: dict) -> list[int]:
+    """The training seeds a preset runs every student with (default: its one ``train.seed``)."""
+    return list(preset.get("seeds") or [preset["train"]["seed"]])
+
+
+def replica_name(base: str, seed: int, preset: dict) -> str:
+    """The experiment name of ``base`` trained with ``seed``: ``base`` itself for the preset's own
+    ``train.seed``, else ``{base}_seed{seed}``."""
+    return base if int(seed) == int(preset["train"]["seed"]) else f"{base}_seed{int(seed)}"
+
+
 def experiment(cfg: dict, name: str) -> dict[str, Any]:
-    if name not in cfg["experiments"]:
-        raise ConfigError(f"experiments: {name!r} is not defined; allowed values: {', '.join(cfg['experiments'])}")
-    return copy.deepcopy(cfg["experiments"][name])
+    """The experiment ``name``; ``{base}_seed{n}`` is student experiment ``base`` with training
+    seed ``n`` (key ``seed`` set), the replicas a preset's ``seeds`` list asks for."""
+    if name in cfg["experiments"]:
+        return copy.deepcopy(cfg["experiments"][name])
+    m = _REPLICA.match(name)
+    if m and m["base"] in cfg["experiments"]:
+        exp = copy.deepcopy(cfg["experiments"][m["base"]])
+        if exp["role"] != "student":
+            raise ConfigError(f"experiments: {name!r}: seed replicas are for student experiments; "
+                              f"{m['base']!r} is a {exp['role']}")
+        exp["seed"] = int(m["seed"])
+        exp["replica_of"] = m["base"]
+        return exp
+    raise ConfigError(f"experiments: {name!r} is not defined; allowed values: {', '.join(cfg['experiments'])} "
+                      "(or a student experiment followed by _seed<N>)")
+
+
+def experiments_with_replicas(cfg: dict, preset: dict) -> dict[str, dict[str, Any]]:
+    """Every experiment of ``cfg`` plus the seed replicas of the student experiments for the
+    preset's ``seeds`` (e.g. ``logits_seed1``), as the DAG sees them."""
+    out = copy.deepcopy(cfg["experiments"])
+    for base, exp in cfg["experiments"].items():
+        if exp["role"] != "student":
+            continue
+        for seed in preset_seeds(preset):
+            name = replica_name(base, seed, preset)
+            if name != base:
+                out[name] = experiment(cfg, name)
+    return out

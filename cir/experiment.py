@@ -28,13 +28,15 @@ def model_params(preset: dict, backbone: str, role: str) -> dict:
         raise ConfigError(f"presets.{preset['name']}.models.{backbone}.{role}: not defined") from exc
 
 
-def train_settings(preset: dict, role: str, device: str) -> TrainSettings:
+def train_settings(preset: dict, role: str, device: str, seed: int | None = None) -> TrainSettings:
+    """The trainer settings of ``preset`` for a ``role`` network; ``seed`` overrides ``train.seed``
+    (the seed replicas of a preset's ``seeds`` list)."""
     t = preset["train"]
     return TrainSettings(
         iterations=t["teacher_iterations"] if role == "teacher" else t["student_iterations"],
         batch_size=t["batch_size"], optimizer=t["optimizer"], scheduler=t["scheduler"],
         ema_decay=t["ema_decay"], grad_clip=t["grad_clip"], checkpoint_every=t["checkpoint_every"],
-        val_every=t["val_every"], log_every=t["log_every"], seed=t["seed"], device=device,
+        val_every=t["val_every"], log_every=t["log_every"], seed=t["seed"] if seed is None else int(seed), device=device,
         extra={"lr_patch": t["lr_patch"], "augment": t["augment"]},
     )
 
@@ -99,7 +101,7 @@ def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, b
     exp = cfgmod.experiment(cfg, experiment_name)
     if threads:
         torch.set_num_threads(int(threads))
-    settings = train_settings(preset, exp["role"], device or cfg["device"])
+    settings = train_settings(preset, exp["role"], device or cfg["device"], exp.get("seed"))
     settings.progress = progress
 
     torch.manual_seed(settings.seed)
@@ -117,7 +119,7 @@ def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, b
     method = method_cls(student, teacher, options, where=f"experiments.{experiment_name}.options")
 
     t = preset["train"]
-    sampler = PatchSampler(list(train_dirs), scale, t["lr_patch"], t["batch_size"], t["seed"], t["augment"])
+    sampler = PatchSampler(list(train_dirs), scale, t["lr_patch"], t["batch_size"], settings.seed, t["augment"])
     validate = make_validator(val_dir, scale, resolve_device(settings.device)) if val_dir else None
 
     stand_ins = [f"teacher: {s}" for s in checkpoint_stand_ins(teacher_file)] if teacher_file else []

@@ -3,7 +3,8 @@
 # same command lines.
 
 PY = "python"
-EXPERIMENTS = config["experiments"]
+# config.yaml's experiments plus the seed replicas (<student>_seed<N>) of the preset's `seeds`.
+EXPERIMENTS = cir_config.experiments_with_replicas(config, PRESET)
 # Any experiment of config.yaml can be built in any preset (the ablation tables use their own
 # rows); a preset's `experiments` list is what Table 2 runs.
 TEACHER_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "teacher"]

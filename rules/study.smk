@@ -1,0 +1,30 @@
+# The `study` table: every student experiment of the preset trained once per seed of the
+# preset's `seeds` (replicas <experiment>_seed<N>), mean and spread over seeds, and the
+# per-seed gain over Scratch (see cir/report/study.py).
+
+from cir.config import preset_seeds, replica_name
+
+def _study_seeds(exp):
+    """Students run once per seed; a teacher (shared by all seeds) once."""
+    return preset_seeds(PRESET) if EXPERIMENTS[exp]["role"] == "student" else [PRESET["train"]["seed"]]
+
+
+STUDY_RUNS = [(s, b, e, seed) for s in PRESET["scales"] for b in PRESET["backbones"] for e in PRESET["experiments"]
+              for seed in _study_seeds(e) if s in EXPERIMENTS[e].get("scales", PRESET["scales"])]
+
+
+rule study_table:
+    input:
+        [summary_file(s, b, replica_name(e, seed, PRESET)) for s, b, e, seed in STUDY_RUNS],
+    output:
+        csv=report(f"{RESULTS}/tables/study.csv", category="Tables"),
+        md=report(f"{RESULTS}/tables/study.md", category="Tables"),
+    log:
+        f"logs/{P}/report/study.log",
+    benchmark:
+        f"benchmarks/{P}/report/study.tsv"
+    params:
+        runs=lambda wc, input: " ".join(f"--summary {e}:{seed}={f}" for (s, b, e, seed), f in zip(STUDY_RUNS, input)),
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/make_study_table.py --preset {P} {params.runs} --out {output.csv} > {log} 2>&1"

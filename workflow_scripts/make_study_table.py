@@ -1,0 +1,46 @@
+"""Build the multi-seed study table (mean ± std over seeds, paired gain over Scratch).
+
+    python workflow_scripts/make_study_table.py --preset study \\
+        --summary scratch:0=results/study/eval/x4/rcan/scratch/summary.json \\
+        --summary scratch:1=results/study/eval/x4/rcan/scratch_seed1/summary.json ... \\
+        --out results/tables/study.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cir.utils.cli import run_step
+
+
+def _entry(value: str) -> tuple[str, int, str]:
+    head, sep, path = value.partition("=")
+    exp, colon, seed = head.partition(":")
+    if not (sep and colon and exp and path and seed.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected EXPERIMENT:SEED=SUMMARY.json, got {value!r}")
+    return exp, int(seed), path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", required=True)
+    p.add_argument("--summary", action="append", required=True, type=_entry,
+                   metavar="EXPERIMENT:SEED=SUMMARY.json")
+    p.add_argument("--out", required=True, type=Path, help="CSV path; the Markdown goes beside it")
+    a = p.parse_args(argv)
+    if a.out.suffix != ".csv":
+        p.error(f"argument --out: expected a .csv path, got {str(a.out)!r}")
+    from cir.report.study import build_study_table, write_study_table
+
+    def action() -> None:
+        df = build_study_table(a.summary)
+        write_study_table(df, a.out, a.out.with_suffix(".md"),
+                          title=f"Multi-seed study (preset {a.preset})")
+
+    return run_step(action)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
