@@ -93,3 +93,23 @@ def test_paper_dry_run_lists_the_full_dag():
     assert counts["evaluate"] == 38
     assert counts["table2"] == 1
     assert "gpu=1" in out  # training and evaluation jobs ask for a GPU at paper scale
+
+
+@pytest.mark.parametrize("target, job, students", [
+    ("results/tables/table5.csv", "ablation_table", 4),   # Logits, DCR only, DMM only, DCKD
+    ("results/tables/table6.csv", "ablation_table", 4),   # blur, noise (= DCKD), resize, mix
+    ("results/tables/table7.csv", "ablation_table", 5),   # DCKD + 2 lambda_dcl + 2 lambda_ce values
+    ("results/figures/fig8.png", "fig8", 6),              # N = 1, 3, 5, 7; initial step 500, 2000
+])
+def test_paper_dry_run_of_the_ablations(target, job, students):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "scale=paper", "-n", target],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    counts = {}
+    for line in out[out.index("Job stats:"):].splitlines()[3:]:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts["train_student"] == students and counts["evaluate"] == students and counts[job] == 1
+    assert counts["import_teacher"] == 1 and "data/sr/Set14/x2" in out and "data/sr/Urban100/x2" in out
