@@ -2,6 +2,15 @@
 # per scale (mod-crop + MATLAB-compatible bicubic).
 
 from cir.data.registry import ASSETS, DATASETS
+from cir.eval import assets as metric_assets
+
+# Weight files of the image-quality metrics live where pyiqa and torchvision read them
+# ($TORCH_HOME/hub, by default .cache/torch/hub: the same default every job computes).
+METRIC_HUB = metric_assets.shown_path(metric_assets.hub_dir())
+METRIC_FILES = [metric_assets.shown_path(metric_assets.asset_path(n)) for n in metric_assets.metric_asset_names()]
+_PYIQA_ASSETS = [n for n in metric_assets.metric_asset_names() if metric_assets.asset_path(n).parent.name == "pyiqa"]
+_TORCHVISION_ASSETS = [n for n in metric_assets.metric_asset_names() if n not in _PYIQA_ASSETS]
+_PACKAGE_ONLY = [n for n in metric_assets.PACKAGE_FILES if n not in metric_assets.metric_asset_names()]
 
 BUILTIN = ["skimage_train", "skimage_test"]
 
@@ -63,7 +72,7 @@ rule download_asset:
     output:
         f"{DATA}/weights/{{asset}}",
     wildcard_constraints:
-        asset=alternation(ASSETS),
+        asset=alternation([n for n, e in ASSETS.items() if e.kind != "metric"]),
     log:
         f"logs/{P}/data/asset_{{asset}}.log",
     benchmark:
@@ -75,3 +84,67 @@ rule download_asset:
     shell:
         "{PY} workflow_scripts/download.py --asset {wildcards.asset} --out {output} "
         "--cache {DATA}/downloads > {log} 2>&1"
+
+
+# Metric weights: `snakemake --cores 1 assets` fetches every file the metrics can use
+# (pyiqa never downloads by itself); `metric_assets_from_packages` takes the files that PyPI
+# packages ship (LPIPS heads from lpips, the LIVE NIQE model from BasicSR) and needs no download
+# except `pip download`.
+
+localrules:
+    metric_asset,
+    torchvision_asset,
+    metric_package_file,
+    assets,
+    metric_assets_from_packages,
+
+
+rule metric_asset:
+    """A weight file pyiqa would download (LPIPS heads, NIQE and BRISQUE models)."""
+    output:
+        f"{METRIC_HUB}/pyiqa/{{asset}}",
+    wildcard_constraints:
+        asset=alternation(_PYIQA_ASSETS),
+    log:
+        f"logs/{P}/data/metric_asset_{{asset}}.log",
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/metric_assets.py --asset {wildcards.asset} --out {output} > {log} 2>&1"
+
+
+rule torchvision_asset:
+    """A torchvision weight file a metric builds on (the AlexNet backbone of LPIPS)."""
+    output:
+        f"{METRIC_HUB}/checkpoints/{{asset}}",
+    wildcard_constraints:
+        asset=alternation(_TORCHVISION_ASSETS),
+    log:
+        f"logs/{P}/data/metric_asset_{{asset}}.log",
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/metric_assets.py --asset {wildcards.asset} --out {output} > {log} 2>&1"
+
+
+rule metric_package_file:
+    """A metric weight file shipped inside a PyPI package (checked against its pinned sha256)."""
+    output:
+        f"{METRIC_HUB}/pyiqa/{{pkgfile}}",
+    wildcard_constraints:
+        pkgfile=alternation(_PACKAGE_ONLY),
+    log:
+        f"logs/{P}/data/metric_package_{{pkgfile}}.log",
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/metric_assets.py --package-file {wildcards.pkgfile} --out {output} > {log} 2>&1"
+
+
+rule assets:
+    """Every metric weight file (download stage)."""
+    input:
+        METRIC_FILES,
+
+
+rule metric_assets_from_packages:
+    """The metric weight files available from PyPI packages alone."""
+    input:
+        [metric_assets.shown_path(metric_assets.asset_path(n)) for n in metric_assets.PACKAGE_FILES],

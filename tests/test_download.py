@@ -434,7 +434,7 @@ def test_registry_entries_are_well_formed():
             assert e.archive in ARCHIVE_TYPES and e.image_count > 0, where + "archive/count"
             assert e.member_glob and not e.member_glob.startswith("/") and ".." not in e.member_glob
         else:
-            assert isinstance(e, AssetEntry) and e.kind in ("teacher", "encoder")
+            assert isinstance(e, AssetEntry) and e.kind in ("teacher", "encoder", "metric")
             if e.kind == "teacher":
                 assert e.scale in (2, 3, 4) and e.backbone in ("swinir", "rcan")
                 assert e.name.endswith((".pth", ".pt")), where + "weight loaders pick the reader by extension"

@@ -90,7 +90,8 @@ def test_cli_writes_summary_and_csvs(tmp_path: Path, rcan_checkpoint: tuple[Path
     assert list(summary["test_sets"]) == ["SetA", "SetB"]
     for name, n in [("SetA", 3), ("SetB", 2)]:
         entry = summary["test_sets"][name]
-        assert list(entry) == ["n_images", "psnr", "ssim", "per_image_csv", "sec_per_image"]
+        assert list(entry) == ["n_images", "psnr", "ssim", "per_image_csv", "sec_per_image",
+                               "sec_per_image_by_metric"]
         assert entry["n_images"] == n
         csv = Path(entry["per_image_csv"])
         assert csv == out.parent / f"{name}.csv"

@@ -20,8 +20,17 @@ import numpy as np
 import pytest
 import torch
 
-from cir.errors import CirError, ConfigError
-from cir.eval.metrics import MetricSpec, build_metric, ensure_torch_home, metric_convention, sr_metric_specs
+from cir.errors import CirError, ConfigError, UnknownNameError
+from cir.eval.metrics import (
+    CONVENTIONS,
+    MetricSpec,
+    build_metric,
+    convention_specs,
+    ensure_torch_home,
+    metric_convention,
+    parse_metric_names,
+    sr_metric_specs,
+)
 
 PSNR_TOL = 1e-5
 SSIM_TOL = 1e-7
@@ -220,6 +229,9 @@ def test_identical_images_score_inf_and_one() -> None:
 
 def test_sr_metric_specs_and_convention() -> None:
     assert sr_metric_specs(3) == [MetricSpec("psnr", True, 3), MetricSpec("ssim", True, 3)]
+    assert sr_metric_specs(3) == convention_specs("dckd_sr", 3)
+    assert MetricSpec("psnr") == MetricSpec("psnr", True, 0)  # luma is the default for PSNR/SSIM
+    assert MetricSpec("lpips") == MetricSpec("lpips", False, 0)
     import pyiqa
 
     assert metric_convention(4) == (
@@ -227,8 +239,14 @@ def test_sr_metric_specs_and_convention() -> None:
 
 
 def test_bad_specs_and_inputs_are_named() -> None:
-    with pytest.raises(ConfigError, match="lpips"):
-        MetricSpec("lpips")
+    with pytest.raises(ConfigError, match="fsim"):
+        MetricSpec("fsim")
+    with pytest.raises(ConfigError, match="lpips is computed on RGB"):
+        MetricSpec("lpips", True)
+    with pytest.raises(ConfigError, match="niqe is computed on MATLAB's rgb2gray"):
+        MetricSpec("niqe", y_channel=True)
+    with pytest.raises(ConfigError, match="crop_border"):
+        MetricSpec("ssim", True, True)
     with pytest.raises(ConfigError, match="crop_border"):
         MetricSpec("psnr", True, -1)
     ssim = build_metric(MetricSpec("ssim", True, 4))
@@ -258,3 +276,37 @@ def test_ensure_torch_home(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     assert home.name == "torch" and home.parent.name == ".cache"
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     assert ensure_torch_home() == tmp_path
+
+
+def test_conventions_state_the_papers_choices() -> None:
+    def table(name: str, scale: int | None = None) -> list[tuple[str, bool, int]]:
+        return [(s.name, s.y_channel, s.crop_border) for s in convention_specs(name, scale)]
+
+    assert table("dckd_sr", 4) == [("psnr", True, 4), ("ssim", True, 4)]
+    assert table("deblur_rgb") == [("psnr", False, 0), ("ssim", False, 0)]
+    assert table("derain_y") == [("psnr", True, 0), ("ssim", True, 0)]
+    assert table("criacl_realsr", 4) == [("psnr", True, 4), ("ssim", True, 4), ("lpips", False, 0),
+                                         ("niqe", False, 0)]
+    assert table("uniremoval_real") == [("brisque_matlab", False, 0), ("piqe", False, 0)]
+    assert set(CONVENTIONS) == {"dckd_sr", "deblur_rgb", "derain_y", "criacl_realsr", "uniremoval_real"}
+    with pytest.raises(ConfigError, match="dckd_sr.*--scale"):
+        convention_specs("dckd_sr")
+    with pytest.raises(UnknownNameError, match="'sr'.*dckd_sr"):
+        convention_specs("sr", 2)
+
+
+def test_parse_metric_names_names_the_bad_value() -> None:
+    assert parse_metric_names(" PSNR, ssim ,lpips") == ["psnr", "ssim", "lpips"]
+    with pytest.raises(UnknownNameError, match="'psnr_y'"):
+        parse_metric_names("psnr_y")
+    with pytest.raises(ConfigError, match="twice"):
+        parse_metric_names("psnr,psnr")
+    with pytest.raises(ConfigError, match="no metric names"):
+        parse_metric_names(" , ")
+
+
+def test_full_reference_metrics_need_a_reference() -> None:
+    _, sr, _ = PAIRS[0]
+    for name in ("psnr", "ssim"):
+        with pytest.raises(CirError, match=f"{name} is a full-reference metric"):
+            build_metric(MetricSpec(name))(to_batch(sr))

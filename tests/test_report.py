@@ -293,3 +293,18 @@ def test_write_table_without_spec_raises(tmp_path: Path) -> None:
     with pytest.raises(CirError, match="spec"):
         write_table(df, tmp_path / "t.csv", tmp_path / "t.md", title="t")
     assert not any(tmp_path.iterdir())
+
+
+def test_unavailable_metric_shows_its_reason_never_a_number(tmp_path: Path) -> None:
+    reason = "unavailable: missing niqe_modelparameters.mat (snakemake --cores 1 assets)"
+    s = summary(test_sets={"Set5": {"n_images": 5, "psnr": 37.5, "ssim": reason}})
+    df = build_table(SPEC, [s], "demo")
+    r = row(df, 2, "swinir", "logits")
+    assert r["Set5_ssim_ours"] == reason and math.isnan(r["Set5_ssim_diff"])
+    assert r["Set5_psnr_diff"] == pytest.approx(37.5 - 38.04)
+    write_table(df, tmp_path / "t.csv", tmp_path / "t.md", title="t")
+    assert reason in (tmp_path / "t.md").read_text()
+    # any other text is still rejected
+    bad = summary(test_sets={"Set5": {"n_images": 5, "psnr": 37.5, "ssim": "n/a"}})
+    with pytest.raises(SummaryError, match="Set5.ssim"):
+        build_table(SPEC, [bad], "demo")

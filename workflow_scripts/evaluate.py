@@ -16,6 +16,7 @@ import torch
 from cir.errors import CirError
 from cir.eval.evaluate import evaluate_model_file
 from cir.eval.infer import DEFAULT_OVERLAP
+from cir.eval.metrics import CONVENTIONS
 
 
 def _test_set(value: str) -> tuple[str, Path]:
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
     p.add_argument("--save-images", action="store_true", help="also write the SR outputs as PNG")
+    p.add_argument("--convention", default="dckd_sr", choices=sorted(CONVENTIONS),
+                   help="how the table computes its metrics (cir.eval.metrics.CONVENTIONS; default: %(default)s)")
     return p
 
 
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         evaluate_model_file(args.model, test_sets, args.scale, args.out, preset=args.preset,
                             backbone=args.backbone, method=args.method, device=args.device,
-                            tile=args.tile, save_images=args.save_images)
+                            tile=args.tile, save_images=args.save_images,
+                            convention=args.convention)
     except CirError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -57,7 +57,8 @@ class AssetEntry:
     ``name`` is also the file name the weight file gets (its extension tells
     weight loaders how to read it); ``backbone`` is the cir architecture name;
     ``kind`` says what the file is for: an official ``teacher`` network (with its
-    upscaling ``scale``) or a frozen feature ``encoder`` for losses (no scale).
+    upscaling ``scale``), a frozen feature ``encoder`` for losses (no scale) or the
+    weights of an image-quality ``metric`` (no scale; ``backbone`` names the metric).
     """
 
     name: str
@@ -183,6 +184,25 @@ def _rcan(scale: int) -> AssetEntry:
     )
 
 
+# pyiqa 0.1.16 downloads its weight files from this Hugging Face repository
+# (pyiqa.archs.arch_util.get_url_from_name); its GitHub release v0.1-weights is the older home.
+_PYIQA_HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
+_PYIQA_GH = "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/"
+
+
+def _metric(name: str, metric: str, urls: tuple[str, ...], checksum: str | None, description: str, *,
+            size: int | None = None, note: str = "") -> AssetEntry:
+    """A weight file of an image-quality metric; ``backbone`` holds the metric's name."""
+    return AssetEntry(
+        name=name,
+        source=Source(filename=name, urls=urls, checksum=checksum, size=size, checksum_note=note),
+        backbone=metric,
+        scale=None,
+        kind="metric",
+        description=description,
+    )
+
+
 ASSETS: dict[str, AssetEntry] = {
     e.name: e
     for e in (
@@ -222,6 +242,61 @@ ASSETS: dict[str, AssetEntry] = {
             kind="encoder",
             description=("taming-transformers VQGAN ImageNet f=16, 1024 codes (Lightning checkpoint); "
                          "DCKD uses its encoder, quant_conv and codebook"),
+        ),
+        # --- image-quality metrics (kind "metric"): the files pyiqa 0.1.16 and torchvision would
+        # download at run time. cir/eval/assets.py places them where both read them
+        # ($TORCH_HOME/hub/pyiqa, $TORCH_HOME/hub/checkpoints) so that neither ever downloads.
+        _metric(
+            "LPIPS_v0.1_alex-df73285e.pth", "lpips",
+            (_PYIQA_HF + "LPIPS_v0.1_alex-df73285e.pth",
+             _PYIQA_GH + "LPIPS_v0.1_alex-df73285e.pth",
+             # the authors' repository holds the same file; pyiqa names it after its sha256 prefix
+             "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth"),
+            # sha256: pyiqa's file name carries its first 8 hex digits (df73285e); the full value is
+            # that of lpips/weights/v0.1/alex.pth in the lpips 0.1.4 wheel on PyPI, which starts
+            # with them (so do the other five LPIPS heads of that wheel and their pyiqa names).
+            "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+            "LPIPS v0.1 linear heads on AlexNet features (pyiqa lpips_arch default_model_urls['0.1_alex'])",
+            size=6009,
+        ),
+        _metric(
+            "alexnet-owt-7be5be79.pth", "lpips",
+            # torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url (torchvision 0.29.1)
+            ("https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",),
+            None,
+            "torchvision AlexNet ImageNet weights: the LPIPS backbone pyiqa builds with "
+            "models.alexnet(weights='IMAGENET1K_V1')",
+            note=("torchvision publishes only the sha256 prefix 7be5be79 (in the file name; torch.hub "
+                  "checks it on download); cir.eval.assets.verify_name_hash_prefix checks it after the "
+                  "download. No full checksum was found."),
+        ),
+        _metric(
+            "niqe_modelparameters.mat", "niqe",
+            (_PYIQA_HF + "niqe_modelparameters.mat",),
+            None,
+            "NIQE pristine multivariate Gaussian (mu_prisparam, cov_prisparam) of the LIVE release "
+            "(pyiqa niqe_arch default_model_urls['url'])",
+            note=("pyiqa publishes no checksum. The LIVE release's modelparameters.mat (niqe_release.zip, "
+                  "as mirrored in GitHub csjunxu/Bovik_NIQE_SPL2013) has sha256 "
+                  "fa2aa4d12dd9595c3fb6bf8b4e1a15c79d5d1469238d0901c88dead195be578d; whether pyiqa's copy "
+                  "is byte-identical could not be checked. The arrays are what matters: the project "
+                  "compares them with BasicSR's niqe_pris_params.npz when both are present."),
+        ),
+        _metric(
+            "brisque_svm_weights.pth", "brisque",
+            (_PYIQA_HF + "brisque_svm_weights.pth",),
+            None,
+            "BRISQUE support-vector regressor (sv_coef, sv) of the LIVE release, as used by pyiqa's "
+            "'brisque' (brisque_arch default_model_urls['url']; from piq v0.4.0)",
+            note="pyiqa publishes no checksum for this file and none was found elsewhere.",
+        ),
+        _metric(
+            "brisque_matlab.mat", "brisque_matlab",
+            (_PYIQA_HF + "brisque_matlab.mat",),
+            None,
+            "BRISQUE model of MATLAB's Image Processing Toolbox brisque() (sv, sv_coef), as used by "
+            "pyiqa's 'brisque_matlab' (brisque_arch default_model_urls['brisque_matlab'])",
+            note="pyiqa publishes no checksum for this file and none was found elsewhere.",
         ),
     )
 }

@@ -1,11 +1,17 @@
-"""Score an SR network on paired test sets and write per-image CSVs and a summary."""
+"""Score an SR network on paired test sets and write per-image CSVs and a summary.
+
+The metric list is a list of :class:`~cir.eval.metrics.MetricSpec` (default: DCKD's SR convention,
+PSNR/SSIM on Y with crop border = scale) or a named convention of :data:`cir.eval.metrics.CONVENTIONS`.
+The network runs once per image; every metric is built once and scores that one output. A metric
+whose weight file is missing is recorded as ``"unavailable: <reason>"`` in the CSV and summary.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +23,17 @@ from cir.data.images import to_tensor, to_uint8, write_image
 from cir.data.paired import load_pairs
 from cir.errors import CirError
 from cir.eval.infer import DEFAULT_OVERLAP, restore
-from cir.eval.metrics import build_metrics, metric_convention, sr_metric_specs
+from cir.eval.metrics import (
+    MetricSpec,
+    UnavailableMetric,
+    build_metrics,
+    convention_specs,
+    describe_specs,
+    metric_convention,
+    metric_weights,
+    sr_metric_specs,
+    unavailable_value,
+)
 from cir.models.registry import count_parameters, load_model_file
 from cir.utils.device import resolve_device
 from cir.utils.io import write_json, write_text
@@ -46,31 +62,44 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _csv_text(rows: list[dict]) -> str:
+def _csv_text(rows: list[dict], metric_names: Sequence[str]) -> str:
     buf = io.StringIO()
-    pd.DataFrame(rows, columns=["image", "psnr", "ssim"]).to_csv(buf, index=False)
+    pd.DataFrame(rows, columns=["image", *metric_names]).to_csv(buf, index=False)
     return buf.getvalue()
+
+
+def _mean(rows: list[dict], name: str) -> float | str:
+    values = [r[name] for r in rows]
+    if any(isinstance(v, str) for v in values):  # "unavailable: ..." is the same for every image
+        return next(v for v in values if isinstance(v, str))
+    return sum(values) / len(values)
 
 
 def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale: int,
              device: str | torch.device, out_dir: str | os.PathLike, *, tile: int | None = None,
-             save_images: bool = False, overlap: int = DEFAULT_OVERLAP) -> dict[str, dict]:
+             save_images: bool = False, overlap: int = DEFAULT_OVERLAP,
+             metrics: Sequence[MetricSpec] | None = None) -> dict[str, dict]:
     """Run ``model`` once on every full LR image of each test set and score the outputs.
 
     ``test_sets`` maps a test-set name to a pair directory (``LR/`` and ``HR/``). Outputs are
-    rounded to uint8 levels before scoring (PSNR-Y and SSIM-Y, crop border = ``scale``). Writes
-    ``{out_dir}/{name}.csv`` (columns image, psnr, ssim) per test set and, with
-    ``save_images``, ``{out_dir}/{name}/{image}.png``. ``tile``/``overlap`` (LR pixels) bound the
-    memory of inference, see :func:`cir.eval.infer.restore`. Returns, per test set, ``n_images``, the
-    mean ``psnr`` and ``ssim``, ``per_image_csv``, ``sec_per_image`` (inference) and
-    ``metric_sec_per_image``.
+    rounded to uint8 levels before scoring with ``metrics`` (default :func:`sr_metric_specs`:
+    PSNR-Y and SSIM-Y, crop border = ``scale``). Writes ``{out_dir}/{name}.csv`` (columns image and
+    one per metric) per test set and, with ``save_images``, ``{out_dir}/{name}/{image}.png``.
+    ``tile``/``overlap`` (LR pixels) bound the memory of inference, see
+    :func:`cir.eval.infer.restore`. Returns, per test set, ``n_images``, the mean of every metric
+    (or ``"unavailable: <reason>"``), ``per_image_csv``, ``sec_per_image`` (inference),
+    ``metric_sec_per_image`` (all metrics) and ``sec_per_image_by_metric``.
     """
     if tile is not None and not 0 <= overlap < tile:
         raise CirError(f"tile size {tile} must be larger than the tile overlap {overlap} (LR pixels)")
     device = torch.device(device)
     out_dir = Path(out_dir)
     scale = int(scale)
-    metrics = build_metrics(sr_metric_specs(scale), device)
+    specs = list(metrics) if metrics is not None else sr_metric_specs(scale)
+    if not specs:
+        raise CirError("evaluate: the metric list is empty")
+    built = build_metrics(specs, device, allow_unavailable=True)
+    names = [s.name for s in specs]
     model = model.to(device)
     pairs_by_set = {}
     for name, pair_dir in test_sets.items():  # read everything first: fail before any model run
@@ -82,7 +111,8 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
         pairs_by_set[name] = pairs
     results: dict[str, dict] = {}
     for name, pairs in pairs_by_set.items():
-        rows, infer_sec, metric_sec = [], 0.0, 0.0
+        rows, infer_sec = [], 0.0
+        metric_sec = dict.fromkeys(names, 0.0)
         for pair in pairs:
             lr = to_tensor(pair.lr).unsqueeze(0).to(device)
             hr = _hr_tensor(pair.hr, device)
@@ -90,28 +120,34 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
             t0 = time.perf_counter()
             sr = restore(model, lr, scale=scale, tile=tile, overlap=overlap)
             _sync(device)
-            t1 = time.perf_counter()
+            infer_sec += time.perf_counter() - t0
             sr = quantize(sr)
             row: dict = {"image": pair.name}
-            for metric_name, metric in metrics.items():
-                row[metric_name] = float(metric(sr, hr)[0])
-            _sync(device)
-            t2 = time.perf_counter()
-            infer_sec += t1 - t0
-            metric_sec += t2 - t1
+            for metric_name, metric in built.items():
+                if isinstance(metric, UnavailableMetric):
+                    row[metric_name] = unavailable_value(metric.reason)
+                    continue
+                t1 = time.perf_counter()
+                try:
+                    row[metric_name] = float(metric(sr, hr)[0])
+                except CirError as exc:
+                    raise CirError(f"test set {name!r}, image {pair.name!r}: {exc}") from None
+                _sync(device)
+                metric_sec[metric_name] += time.perf_counter() - t1
             rows.append(row)
             if save_images:
                 write_image(out_dir / name / f"{pair.name}.png", to_uint8(sr)[0])
         csv_path = out_dir / f"{name}.csv"
-        write_text(csv_path, _csv_text(rows))
+        write_text(csv_path, _csv_text(rows, names))
         n = len(rows)
         results[name] = {
             "n_images": n,
-            "psnr": sum(r["psnr"] for r in rows) / n,
-            "ssim": sum(r["ssim"] for r in rows) / n,
+            **{m: _mean(rows, m) for m in names},
             "per_image_csv": str(csv_path),
             "sec_per_image": infer_sec / n,
-            "metric_sec_per_image": metric_sec / n,
+            "metric_sec_per_image": sum(metric_sec.values()) / n,
+            "sec_per_image_by_metric": {m: metric_sec[m] / n for m in names},
+            "metric_weights": metric_weights(built),
         }
     return results
 
@@ -133,18 +169,32 @@ def checkpoint_stand_ins(path: str | os.PathLike) -> list[str]:
 def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, str | os.PathLike],
                         scale: int, summary_path: str | os.PathLike, *, preset: str, backbone: str,
                         method: str, device: str = "auto", tile: int | None = None,
-                        save_images: bool = False) -> dict:
+                        save_images: bool = False, convention: str | None = None,
+                        metrics: Sequence[MetricSpec] | None = None) -> dict:
     """Load ``model_file``, :func:`evaluate` it and write the summary JSON to ``summary_path``.
 
-    Per-image CSVs (and saved images) go to the folder of ``summary_path``.
+    The metrics are ``metrics``, else those of the named ``convention`` (a key of
+    :data:`~cir.eval.metrics.CONVENTIONS`), else DCKD's SR convention. Per-image CSVs (and saved
+    images) go to the folder of ``summary_path``. Each test set's entry holds ``n_images``, one
+    mean per metric, ``per_image_csv``, ``sec_per_image`` (inference) and
+    ``sec_per_image_by_metric``.
     """
     scale = int(scale)
+    if metrics is not None and convention is not None:
+        raise CirError("evaluate: give a metric list or a convention name, not both")
+    specs = list(metrics) if metrics is not None else convention_specs(convention or "dckd_sr", scale)
+    if specs == sr_metric_specs(scale):
+        description = metric_convention(scale)
+    elif convention is not None:
+        description = f"{convention}: {describe_specs(specs)}"
+    else:
+        description = describe_specs(specs)
     dev = resolve_device(device)
     model = load_model_file(model_file, expect_scale=scale)
     stand_ins = checkpoint_stand_ins(model_file)
     summary_path = Path(summary_path)
     results = evaluate(model, test_sets, scale, dev, summary_path.parent, tile=tile,
-                       save_images=save_images)
+                       save_images=save_images, metrics=specs)
     summary = {
         "preset": preset,
         "scale": scale,
@@ -154,11 +204,15 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
         "parameters": count_parameters(model),
         "stand_ins": stand_ins,
         "device": dev.type,
-        "metric_convention": metric_convention(scale),
+        "metric_convention": description,
         "test_sets": {
-            name: {key: r[key] for key in ("n_images", "psnr", "ssim", "per_image_csv", "sec_per_image")}
+            name: {key: r[key] for key in ("n_images", *[s.name for s in specs], "per_image_csv",
+                                           "sec_per_image", "sec_per_image_by_metric")}
             for name, r in results.items()
         },
     }
+    weights = next(iter(results.values()))["metric_weights"]
+    if weights:  # which weight file each learned/model-based metric used
+        summary["metric_convention"] += "; weights: " + ", ".join(f"{m}={w}" for m, w in weights.items())
     write_json(summary_path, summary)
     return summary

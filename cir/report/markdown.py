@@ -23,6 +23,8 @@ def _cell(text: str) -> str:
 def _number(value: Any, decimals: int, signed: bool = False) -> str:
     if _is_empty(value):
         return ""
+    if isinstance(value, str) and value.startswith("unavailable: "):
+        return value  # a metric whose weights were missing: the reason, never a number
     return f"{float(value):+.{decimals}f}" if signed else f"{float(value):.{decimals}f}"
 
 

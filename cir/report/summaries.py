@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cir.errors import CirError
+from cir.eval.metrics import is_unavailable
 
 SUMMARY_KEYS: tuple[str, ...] = ("preset", "model_file", "parameters", "stand_ins", "test_sets")
 
@@ -81,9 +82,10 @@ def validate_summary(
         for metric in metrics:
             if metric not in result:
                 raise SummaryError(f"{source}: missing key 'test_sets.{name}.{metric}'")
-            if not _is_finite_number(result[metric]):
+            if not _is_finite_number(result[metric]) and not is_unavailable(result[metric]):
                 raise SummaryError(
-                    f"{source}: key 'test_sets.{name}.{metric}' must be a finite number, "
+                    f"{source}: key 'test_sets.{name}.{metric}' must be a finite number "
+                    "(or 'unavailable: <reason>'), "
                     f"got {result[metric]!r}"
                 )
 

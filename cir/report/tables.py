@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from cir.errors import CirError, UnknownNameError
+from cir.eval.metrics import is_unavailable
 from cir.paper import load_paper_table, paper_table_path
 from cir.report.markdown import render_markdown
 from cir.report.spec import (
@@ -199,6 +200,15 @@ def _diff(ours: float, paper: float) -> float:
     return round(ours - paper, 6)
 
 
+def _ours(results: Mapping[str, Any], test_set: str, metric: str) -> float | str:
+    """Our value of ``metric`` on ``test_set``: a number, NaN when not measured, or the
+    ``"unavailable: <reason>"`` text of a metric whose weights were missing (never a number)."""
+    if test_set not in results:
+        return math.nan
+    value = results[test_set][metric]
+    return value if is_unavailable(value) else float(value)
+
+
 def build_table(
     spec: TableSpec,
     summaries: Sequence[Mapping[str, Any]],
@@ -239,14 +249,13 @@ def build_table(
         for test_set in spec.test_sets:
             for metric in spec.metrics:
                 p = cells.get((test_set, metric), math.nan)
-                o = float(results[test_set][metric]) if test_set in results else math.nan
+                o = _ours(results, test_set, metric)
                 rec[metric_column(test_set, metric, "paper")] = p
                 rec[metric_column(test_set, metric, "ours")] = o
-                rec[metric_column(test_set, metric, "diff")] = _diff(o, p)
+                rec[metric_column(test_set, metric, "diff")] = math.nan if isinstance(o, str) else _diff(o, p)
         for test_set in extra_sets:
             for metric in spec.metrics:
-                o = float(results[test_set][metric]) if test_set in results else math.nan
-                rec[metric_column(test_set, metric, "ours")] = o
+                rec[metric_column(test_set, metric, "ours")] = _ours(results, test_set, metric)
         rec["parameters_ours"] = summary["parameters"] if summary is not None else pd.NA
         rec["stand_ins"] = "; ".join(summary["stand_ins"]) if summary is not None else ""
         records.append(rec)
