@@ -24,4 +24,4 @@ rule evaluate:
     shell:
         "{PY} workflow_scripts/evaluate.py --model {input.model} --scale {wildcards.scale} {params.sets} "
         "--out {output} --preset {P} --backbone {wildcards.backbone} --method {wildcards.exp} "
-        "--threads {threads}{params.tile} > {log} 2>&1"
+        "--threads {threads}{params.tile} --save-images > {log} 2>&1"

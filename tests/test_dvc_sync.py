@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from cir.dvc_export import render, snakemake_jobs
+from cir.dvc_export import DVC_TARGETS, render, snakemake_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ def test_committed_dvc_yaml_matches_the_snakemake_dag():
 def test_every_snakemake_command_is_a_dvc_stage_command():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     dvc_cmds = {s["cmd"][-1] for s in stages.values()}
-    jobs = snakemake_jobs("results/tables/table2.csv", "demo", ROOT)
+    jobs = snakemake_jobs(DVC_TARGETS, "demo", ROOT)
     sm_cmds = {j["cmd"] for j in jobs}
     assert sm_cmds == dvc_cmds
     assert len(jobs) == len(stages)

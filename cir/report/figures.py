@@ -1,4 +1,8 @@
-"""Figures made from evaluation summaries: parameter sweeps (DCKD Fig. 8)."""
+"""Figures made from evaluation summaries: parameter sweeps (DCKD Fig. 8).
+
+Visual comparisons of saved SR outputs are in :mod:`cir.report.visual`, training curves from the
+CSV logs in :mod:`cir.report.curves`; ``workflow_scripts/make_figure.py`` draws all three kinds.
+"""
 
 from __future__ import annotations
 
