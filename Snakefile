@@ -1,7 +1,7 @@
 # cir: data -> teachers -> students -> evaluation -> tables.
 #   snakemake --cores 4 results/tables/table2.csv                 (demo preset, offline)
 #   snakemake --config scale=paper -n results/tables/table2.csv   (paper preset, dry run)
-#   snakemake --profile profiles/slurm --config scale=paper results/tables/table2.csv
+#   snakemake --profile profiles/slurm --workflow-profile none results/tables/table2.csv --config scale=paper
 
 from cir import config as cir_config
 

@@ -8,13 +8,15 @@ registry, the patch sampler from the prepared data, and hand all of it to the tr
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from cir import config as cfgmod
-from cir.engine import Trainer, TrainSettings, resolve_device
+from cir.engine import Trainer, TrainSettings
+from cir.engine import distributed as ddp
 from cir.errors import ConfigError
 from cir.eval.evaluate import checkpoint_stand_ins
 from cir.methods import METHOD_ASSETS, get_method
@@ -88,21 +90,66 @@ def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, b
               experiment_name: str, train_dirs: Sequence[str | os.PathLike], val_dir: str | os.PathLike | None,
               out: str | os.PathLike, teacher_file: str | os.PathLike | None = None,
               encoder_weights: str | os.PathLike | None = None, threads: int | None = None,
-              device: str | None = None, progress: bool = True) -> Path:
+              device: str | None = None, progress: bool = True, stage_dir: str | None = None) -> Path:
     """Train experiment ``experiment_name`` of ``preset_name`` and write the model file ``out``.
 
     The run folder (checkpoints, logs) is the folder of ``out``; starting the same job again
-    resumes from its last checkpoint.
+    resumes from its last checkpoint. Inside a torchrun launch (``WORLD_SIZE`` > 1) this is one
+    rank of a data-parallel job (:mod:`cir.engine.distributed`). With a staging directory
+    (``stage_dir``, ``$CIR_STAGE_DIR`` or config.yaml's ``stage_dir``) the pair folders are
+    copied there first and read from the copy (:mod:`cir.data.staging`).
     """
-    from cir.data.paired import PatchSampler
-
     cfg = cfgmod.load_and_validate(config_path)
     preset = cfgmod.preset(cfg, preset_name)
     exp = cfgmod.experiment(cfg, experiment_name)
+    parallel, dev = ddp.setup(device or cfg["device"])
+    try:
+        return _train(cfg, preset, exp, parallel, dev, preset_name=preset_name, scale=scale,
+                      backbone=backbone, experiment_name=experiment_name, train_dirs=train_dirs,
+                      val_dir=val_dir, out=out, teacher_file=teacher_file, encoder_weights=encoder_weights,
+                      threads=threads, device=device, progress=progress, stage_dir=stage_dir)
+    finally:
+        if parallel is not None:
+            ddp.teardown()
+
+
+def stage_inputs(train_dirs: Sequence[str | os.PathLike], val_dir: str | os.PathLike | None,
+                 root: Path, parallel: ddp.DataParallel | None) -> tuple[list[Path], Path | None]:
+    """Stage the pair folders under ``root``; in a data-parallel job local rank 0 copies, the
+    other ranks wait for it and then find the copy."""
+    from cir.data.staging import stage_pair_dir
+
+    def stage() -> tuple[list[Path], Path | None]:
+        return ([stage_pair_dir(d, root) for d in train_dirs],
+                stage_pair_dir(val_dir, root) if val_dir else None)
+
+    first = parallel is None or parallel.info.local_rank == 0
+    staged = stage() if first else None
+    if parallel is not None:
+        parallel.barrier()
+    return staged if staged is not None else stage()
+
+
+def _train(cfg: dict, preset: dict, exp: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
+           preset_name: str, scale: int, backbone: str, experiment_name: str,
+           train_dirs: Sequence[str | os.PathLike], val_dir: str | os.PathLike | None, out: str | os.PathLike,
+           teacher_file: str | os.PathLike | None, encoder_weights: str | os.PathLike | None,
+           threads: int | None, device: str | None, progress: bool, stage_dir: str | None) -> Path:
+    from cir.data.paired import PatchSampler
+    from cir.data.staging import stage_root
+
+    world = parallel.world_size if parallel else 1
+    is_main = parallel is None or parallel.is_main
     if threads:
-        torch.set_num_threads(int(threads))
-    settings = train_settings(preset, exp["role"], device or cfg["device"], exp.get("seed"))
+        torch.set_num_threads(ddp.per_rank_threads(threads, world))
+    settings = train_settings(preset, exp["role"], device or cfg["device"])
     settings.progress = progress
+    if is_main and os.environ.get("SLURM_JOB_ID"):
+        print(f"[cir] SLURM job {os.environ['SLURM_JOB_ID']} on {os.uname().nodename}", file=sys.stderr, flush=True)
+
+    root = stage_root(stage_dir, cfg.get("stage_dir"))
+    read_train, read_val = (stage_inputs(train_dirs, val_dir, root, parallel) if root is not None
+                            else (list(train_dirs), val_dir))
 
     torch.manual_seed(settings.seed)
     student = build_model(backbone, scale, **model_params(preset, backbone, exp["role"]))
@@ -119,8 +166,11 @@ def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, b
     method = method_cls(student, teacher, options, where=f"experiments.{experiment_name}.options")
 
     t = preset["train"]
-    sampler = PatchSampler(list(train_dirs), scale, t["lr_patch"], t["batch_size"], settings.seed, t["augment"])
-    validate = make_validator(val_dir, scale, resolve_device(settings.device)) if val_dir else None
+    if t["batch_size"] % world:
+        raise ConfigError(f"presets.{preset_name}.train.batch_size: {t['batch_size']} is not divisible by "
+                          f"the {world} data-parallel processes (resources.train.gpu)")
+    sampler = PatchSampler(list(read_train), scale, t["lr_patch"], t["batch_size"], t["seed"], t["augment"])
+    validate = make_validator(read_val, scale, dev) if (read_val and is_main) else None
 
     stand_ins = [f"teacher: {s}" for s in checkpoint_stand_ins(teacher_file)] if teacher_file else []
     stand_ins += method.stand_ins
@@ -129,8 +179,9 @@ def train_job(*, config_path: str | os.PathLike, preset_name: str, scale: int, b
         "preset": preset_name, "scale": scale, "backbone": backbone, "experiment": experiment_name,
         "role": exp["role"], "teacher_file": str(teacher_file) if teacher_file else None,
         "parameters": count_parameters(student), "train_sets": [str(d) for d in train_dirs],
-        "stand_ins": stand_ins,
+        "stand_ins": stand_ins, "world_size": world,
     }
     out = Path(out)
-    trainer = Trainer(method, sampler, settings, out.parent, validate=validate, meta=meta)
+    trainer = Trainer(method, sampler, settings, out.parent, validate=validate, meta=meta,
+                      parallel=parallel, device=dev)
     return trainer.fit(out)

@@ -41,4 +41,4 @@ rule train_student:
     shell:
         "{PY} workflow_scripts/train.py --preset {P} --scale {wildcards.scale} "
         "--backbone {wildcards.backbone} --experiment {wildcards.exp} {params.train}{params.teacher}{params.encoder} "
-        "--val-dir {input.val} --out {output} --threads {threads} > {log} 2>&1"
+        "--val-dir {input.val} --out {output} --threads {threads}{TRAIN_LAUNCH} > {log} 2>&1"

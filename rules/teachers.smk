@@ -3,6 +3,22 @@
 # in data.smk and is converted into a cir model file that records its provenance).
 
 
+def launch_args():
+    """Options of how a training job runs, not of what it computes: data-parallel processes (one
+    per GPU of the preset's resources.train.gpu, when more than one) and the node-local staging
+    directory (config key stage_dir, expanded on the compute node). A global in the command, not
+    a rule param, so that changing them does not make Snakemake retrain finished models.
+    Leading space: no option leaves no double space."""
+    k = res("train", "gpu")
+    args = f" --nproc-per-node {k}" if k > 1 else ""
+    if config.get("stage_dir"):
+        args += f" --stage-dir '{config['stage_dir']}'"
+    return args
+
+
+TRAIN_LAUNCH = launch_args()
+
+
 def official_asset(wc):
     from cir.data.registry import official_teacher_asset
 
@@ -34,7 +50,7 @@ if PRESET["teacher_init"] == "pretrain":
         shell:
             "{PY} workflow_scripts/train.py --preset {P} --scale {wildcards.scale} "
             "--backbone {wildcards.backbone} --experiment {wildcards.exp} {params.train} "
-            "--val-dir {input.val} --out {output} --threads {threads} > {log} 2>&1"
+            "--val-dir {input.val} --out {output} --threads {threads}{TRAIN_LAUNCH} > {log} 2>&1"
 
 else:
 

@@ -8,8 +8,8 @@ import torch
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: dict) -> torch.optim.Optimizer:
-    kwargs = dict(lr=cfg["lr"], betas=tuple(cfg.get("betas", (0.9, 0.999))), eps=cfg.get("eps", 1e-8),
-                  weight_decay=cfg.get("weight_decay", 0.0))
+    kwargs = {"lr": cfg["lr"], "betas": tuple(cfg.get("betas", (0.9, 0.999))), "eps": cfg.get("eps", 1e-8),
+              "weight_decay": cfg.get("weight_decay", 0.0)}
     name = cfg["name"]
     if name == "adam":
         return torch.optim.Adam(params, **kwargs)

@@ -7,14 +7,21 @@ validation, atomic checkpoints with automatic resume, progress and logs.
 Resume is exact: the data batch and the global RNG at step ``t`` are functions of
 (seed, t) only, so a job killed after its checkpoint at step k and started again ends
 with the same weights as an uninterrupted run (on CPU).
+
+SIGTERM / SIGUSR1 (cluster preemption, time limit) stop the loop after the current step with
+a checkpoint and :class:`cir.engine.preempt.Preempted` (see that module). With a
+:class:`cir.engine.distributed.DataParallel` the same loop runs on every rank of a
+data-parallel job (see :mod:`cir.engine.distributed`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +33,8 @@ import torch
 from tqdm import tqdm
 
 from cir.engine import checkpoint as ckpt
+from cir.engine import preempt
+from cir.engine.distributed import DataParallel, step_seed
 from cir.engine.ema import ModelEMA
 from cir.engine.logs import RunLogger
 from cir.engine.optim import build_optimizer, build_scheduler
@@ -66,12 +75,18 @@ class Trainer:
 
     def __init__(self, method: Method, sampler, settings: TrainSettings, run_dir: str | Path, *,
                  validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
-                 meta: dict[str, Any] | None = None):
+                 meta: dict[str, Any] | None = None, parallel: DataParallel | None = None,
+                 device: torch.device | None = None):
         self.method, self.sampler, self.s = method, sampler, settings
         self.run_dir = Path(run_dir)
         self.validate = validate
         self.meta = dict(meta or {})
-        self.device = resolve_device(settings.device)
+        self.parallel = parallel
+        self.rank = parallel.rank if parallel else 0
+        self.world_size = parallel.world_size if parallel else 1
+        self.is_main = self.rank == 0
+        self.device = device if device is not None else (parallel.device if parallel else
+                                                         resolve_device(settings.device))
         self.cuda = self.device.type == "cuda"
         method.to(self.device)
         if self.cuda and settings.channels_last:
@@ -79,9 +94,22 @@ class Trainer:
             if method.teacher is not None:
                 method.teacher.to(memory_format=torch.channels_last)
         self.student = method.student
+        if parallel is not None:
+            if settings.batch_size % self.world_size:
+                raise ValueError(f"batch_size {settings.batch_size} is not divisible by the "
+                                 f"{self.world_size} data-parallel processes")
+            # every rank starts from rank 0's weights and method state (history models, ...)
+            for owner in (self.student, method):
+                state = owner.state_dict()
+                parallel.broadcast_(state)
+                owner.load_state_dict(state)
+            parallel.wrap(self.student)
         self.optimizer = build_optimizer(method.trainable_parameters(), settings.optimizer)
         self.scheduler = build_scheduler(self.optimizer, settings.scheduler, settings.iterations)
         self.ema = ModelEMA(self.student, settings.ema_decay) if settings.ema_decay > 0 else None
+        student_ids = {id(p) for p in self.student.parameters()}
+        # trainable parameters outside the student (e.g. MiPKD's mixers): averaged by hand
+        self._extra_params = [p for p in method.trainable_parameters() if id(p) not in student_ids]
         self.fingerprint = settings.fingerprint(method)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
         self.step = 0
@@ -101,9 +129,29 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
-        ckpt.save(self.ckpt_path, self._state())
+        """Rank 0 writes the checkpoint; in a data-parallel run every rank first checks that the
+        weights agree."""
+        if self.parallel is not None:
+            self.parallel.check_in_sync(self.student, f"{self.run_dir} at step {self.step}")
+        if self.is_main:
+            ckpt.save(self.ckpt_path, self._state())
 
     def try_resume(self) -> bool:
+        """Resume from the checkpoint if it exists and was written with the same settings.
+
+        In a data-parallel run rank 0 looks first (it moves a stale checkpoint aside), then the
+        other ranks load the same file; all must end at the same step.
+        """
+        if self.parallel is None:
+            return self._try_resume()
+        resumed = self._try_resume() if self.is_main else False
+        self.parallel.barrier()
+        if not self.is_main:
+            resumed = self._try_resume()
+        self.parallel.agree(self.step, f"the step to resume {self.ckpt_path} from")
+        return resumed
+
+    def _try_resume(self) -> bool:
         if not self.ckpt_path.exists():
             return False
         state = ckpt.load(self.ckpt_path)
@@ -121,7 +169,8 @@ class Trainer:
         self.method.load_state_dict(state["method"])
         self.step = int(state["step"])
         self.timings = state.get("timings", self.timings)
-        print(f"[cir] resumed from {self.ckpt_path} at step {self.step}", file=sys.stderr)
+        if self.is_main:
+            print(f"[cir] resumed from {self.ckpt_path} at step {self.step}", file=sys.stderr)
         return True
 
     # -- the loop --------------------------------------------------------------------------
@@ -129,16 +178,27 @@ class Trainer:
         fmt = torch.channels_last if (self.cuda and self.s.channels_last) else torch.contiguous_format
         return {k: v.to(self.device, non_blocking=True, memory_format=fmt) for k, v in batch.items()}
 
-    def train_step(self) -> dict[str, float]:
-        """One optimiser step; returns the loss terms as Python floats only when logging."""
-        torch.manual_seed(self.s.seed * 1_000_003 + self.step)  # step-local randomness: exact resume
-        batch = self._to_device(self.sampler.batch(self.step))
+    def _batch(self) -> dict[str, torch.Tensor]:
+        if self.world_size == 1:
+            return self.sampler.batch(self.step)
+        return self.sampler.batch(self.step, self.rank, self.world_size)
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One optimiser step; returns the loss terms as tensors (no host sync here)."""
+        # step-local randomness (exact resume); per rank in a data-parallel run
+        torch.manual_seed(step_seed(self.s.seed, self.step, self.rank))
+        batch = self._to_device(self._batch())
         self.student.train()
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.cuda and self.s.amp_bf16):
-            terms = self.method.training_step(batch, self.step)
-        total = sum(terms.values())
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        with contextlib.ExitStack() as stack:
+            if self.parallel is not None:
+                stack.enter_context(self.parallel.student_calls(self.method))
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.cuda and self.s.amp_bf16):
+                terms = self.method.training_step(batch, self.step)
+            total = sum(terms.values())
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+        if self.parallel is not None and self._extra_params:
+            self.parallel.average_grads_(self._extra_params)
         if self.s.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.student.parameters(), self.s.grad_clip)
         self.optimizer.step()
@@ -151,11 +211,22 @@ class Trainer:
         self._last_total = total
         return terms
 
+    def _logged_values(self) -> tuple[float, dict[str, float]]:
+        """The last step's total and loss terms; averaged over the ranks in a data-parallel run
+        (all ranks call this at the same steps)."""
+        names = list(self._last_terms)
+        stacked = torch.stack([self._last_total.detach().float(),
+                               *(self._last_terms[k].detach().float() for k in names)])
+        if self.parallel is not None:
+            stacked = self.parallel.mean(stacked)
+        values = stacked.tolist()
+        return values[0], dict(zip(names, values[1:]))
+
     def eval_model(self) -> torch.nn.Module:
         return self.ema.shadow if self.ema is not None else self.student
 
-    def run_validation(self, logger: RunLogger) -> dict[str, float]:
-        if self.validate is None:
+    def run_validation(self, logger: RunLogger | None) -> dict[str, float]:
+        if self.validate is None or logger is None:
             return {}
         model = self.eval_model()
         was_training = model.training
@@ -166,41 +237,81 @@ class Trainer:
         return values
 
     def fit(self, out: str | Path) -> Path:
-        """Train to ``settings.iterations`` (resuming if a checkpoint exists) and write ``out``."""
+        """Train to ``settings.iterations`` (resuming if a checkpoint exists) and write ``out``.
+
+        Raises :class:`~cir.engine.preempt.Preempted` after a checkpoint when SIGTERM or SIGUSR1
+        arrives before the last step.
+        """
         s = self.s
         self.try_resume()
-        logger = RunLogger(self.run_dir, loss_names=list(self.method.loss_names), tensorboard=s.tensorboard)
-        logger.start(self.step)
+        logger = None
+        if self.is_main:
+            logger = RunLogger(self.run_dir, loss_names=list(self.method.loss_names), tensorboard=s.tensorboard)
+            logger.start(self.step)
+            where = f"rank 0 of {self.world_size}, " if self.world_size > 1 else ""
+            print(f"[cir] training {self.meta.get('name', self.run_dir)} from step {self.step} to "
+                  f"{s.iterations} ({where}{self.device})", file=sys.stderr, flush=True)
         bar = tqdm(total=s.iterations, initial=self.step, desc=self.meta.get("name", "train"),
-                   disable=not s.progress, mininterval=1.0 if sys.stderr.isatty() else 15.0,
+                   disable=not (s.progress and self.is_main), mininterval=1.0 if sys.stderr.isatty() else 15.0,
                    file=sys.stderr, dynamic_ncols=True)
         t_window, n_window = time.perf_counter(), 0
         last_val: dict[str, float] = {}
         try:
-            while self.step < s.iterations:
-                t0 = time.perf_counter()
-                self.train_step()
-                self.timings["train_seconds"] += time.perf_counter() - t0
-                n_window += 1
-                bar.update(1)
-                if self.step % s.log_every == 0 or self.step == s.iterations:
-                    values = {k: float(v.detach()) for k, v in self._last_terms.items()}
-                    total = float(self._last_total.detach())
-                    if not math.isfinite(total):
-                        raise FloatingPointError(f"loss became {total} at step {self.step}: {values}")
-                    rate = n_window / max(time.perf_counter() - t_window, 1e-9)
-                    logger.log_train(self.step, {"loss": total, **values,
-                                                 "lr": self.optimizer.param_groups[0]["lr"], "it_per_s": rate})
-                    bar.set_postfix(loss=f"{total:.4f}", **({"psnr": f"{last_val['psnr']:.2f}"} if last_val else {}))
-                    t_window, n_window = time.perf_counter(), 0
-                if self.step % s.val_every == 0 or self.step == s.iterations:
-                    last_val = self.run_validation(logger)
-                if self.step % s.checkpoint_every == 0 or self.step == s.iterations:
-                    self.save_checkpoint()
+            with preempt.SignalFlag() as flag:
+                while self.step < s.iterations:
+                    t0 = time.perf_counter()
+                    self.train_step()
+                    self.timings["train_seconds"] += time.perf_counter() - t0
+                    n_window += 1
+                    bar.update(1)
+                    if self.step % s.log_every == 0 or self.step == s.iterations:
+                        total, values = self._logged_values()
+                        if not math.isfinite(total):
+                            raise FloatingPointError(f"loss became {total} at step {self.step}: {values}")
+                        rate = n_window / max(time.perf_counter() - t_window, 1e-9)
+                        if logger is not None:
+                            logger.log_train(self.step, {"loss": total, **values,
+                                                         "lr": self.optimizer.param_groups[0]["lr"],
+                                                         "it_per_s": rate})
+                        # refresh=False: the bar redraws at its own interval (a log file gets a
+                        # line every 15 s, not one per logged step)
+                        bar.set_postfix(loss=f"{total:.4f}", refresh=False,
+                                        **({"psnr": f"{last_val['psnr']:.2f}"} if last_val else {}))
+                        t_window, n_window = time.perf_counter(), 0
+                    if self.step % s.val_every == 0 or self.step == s.iterations:
+                        last_val = self.run_validation(logger)
+                    saved = self.step % s.checkpoint_every == 0 or self.step == s.iterations
+                    if saved:
+                        self.save_checkpoint()
+                    if self.step < s.iterations:
+                        signum = self._stop_signal(flag)
+                        if signum:
+                            self._stop(signum, saved)
         finally:
             bar.close()
-            logger.close()
-        return self.write_model_file(out, last_val)
+            if logger is not None:
+                logger.close()
+        out = self.write_model_file(out, last_val) if self.is_main else Path(out)
+        if self.parallel is not None:
+            self.parallel.barrier()  # the model file exists before any rank reports success
+        return out
+
+    def _stop_signal(self, flag: preempt.SignalFlag) -> int:
+        """The stop signal received (by any rank, in a data-parallel run), else 0."""
+        received = flag.received or 0
+        return self.parallel.max(received) if self.parallel is not None else received
+
+    def _stop(self, signum: int, saved: bool) -> None:
+        """Checkpoint now (unless this step just did) and raise Preempted on every rank."""
+        if not saved:
+            self.save_checkpoint()
+        if self.is_main:
+            print(f"[cir] {signal.Signals(signum).name}: stopped after step {self.step}, checkpoint "
+                  f"{self.ckpt_path}", file=sys.stderr, flush=True)
+            preempt.write_report(self.step, signum, self.ckpt_path)
+        if self.parallel is not None:
+            self.parallel.barrier()  # the checkpoint is complete before any rank exits
+        raise preempt.Preempted(self.step, signum, self.ckpt_path)
 
     def write_model_file(self, out: str | Path, last_val: dict[str, float]) -> Path:
         meta = {
