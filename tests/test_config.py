@@ -73,17 +73,23 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
         proc.stdout + proc.stderr)
 
 
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """``{rule: number of jobs}`` from the "Job stats" table of a Snakemake dry run."""
+    counts = {}
+    for line in dry_run_output[dry_run_output.index("Job stats:"):].splitlines()[3:]:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
 def test_paper_dry_run_lists_the_full_dag():
     # the command line of the README
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "scale=paper", "-n",
                            "results/tables/table2.csv"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    counts = {}
-    for line in out[out.index("Job stats:"):].splitlines()[3:]:
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
+    counts = job_counts(out)
     assert counts["download_dataset"] == 5          # DIV2K + Set5, Set14, BSD100, Urban100
     assert counts["download_asset"] == 7            # official SwinIR and RCAN x2/x3/x4 + DCKD's VQGAN
     assert counts["import_teacher"] == 6
@@ -106,10 +112,6 @@ def test_paper_dry_run_of_the_ablations(target, job, students):
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    counts = {}
-    for line in out[out.index("Job stats:"):].splitlines()[3:]:
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
+    counts = job_counts(out)
     assert counts["train_student"] == students and counts["evaluate"] == students and counts[job] == 1
     assert counts["import_teacher"] == 1 and "data/sr/Set14/x2" in out and "data/sr/Urban100/x2" in out

@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _project import copy_project
 from _train_cli import env as train_env
 from _train_cli import train_cmd, wait_for_step, write_config, write_pairs
 
@@ -51,7 +52,6 @@ from cir.engine.preempt import PREEMPT_EXIT_CODE
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["Snakefile", "cir", "rules", "workflow_scripts", "config.yaml", "profiles", ".dvcignore"]
 SBIN = os.pathsep.join(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
 DAEMONS = ["munged", "slurmctld", "slurmd"]
 CLIENTS = ["munge", "unmunge", "sbatch", "srun", "squeue", "scontrol", "sinfo", "scancel"]
@@ -257,17 +257,6 @@ def slurm(tmp_path_factory):
         pytest.fail(f"could not start the local SLURM cluster: {exc}", pytrace=False)
     yield cluster
     cluster.stop()
-
-
-def copy_project(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 TEST_PROFILE = f"""\

@@ -1,28 +1,16 @@
 """The whole DAG at the smoke preset, through the snakemake CLI and through `dvc repro`."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from _project import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["Snakefile", "cir", "rules", "workflow_scripts", "config.yaml", "profiles", ".dvcignore"]
 OURS = ["skimage_test_psnr_ours", "skimage_test_ssim_ours"]
-
-
-def copy_project(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def run(cmd, cwd, timeout=900):
