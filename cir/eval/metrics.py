@@ -423,7 +423,8 @@ class _NoReference(Metric):
         return score.reshape(-1).to(torch.float64)
 
     def score(self, gray: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The metric on an N x 1 x H x W gray batch; each subclass (NIQE, BRISQUE, PIQE) defines it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define score()")
 
 
 class NIQE(_NoReference):
