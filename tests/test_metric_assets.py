@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -334,13 +335,9 @@ def test_lpips_with_real_weights() -> None:
 
 def test_snakemake_assets_target_produces_every_file(tmp_path: Path) -> None:
     """`snakemake assets` builds the five registry files in the metric cache (dry run)."""
-    import shutil
-
-    exe = shutil.which("snakemake")
-    if exe is None:
-        pytest.skip("snakemake is not on PATH")
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch")}
-    proc = subprocess.run([exe, "-n", "--cores", "1", "assets", "metric_assets_from_packages"], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "assets",
+                           "metric_assets_from_packages"], cwd=REPO,
                           env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     outputs = {line.split("output:", 1)[1].strip() for line in proc.stdout.splitlines() if "output:" in line}
