@@ -1,7 +1,7 @@
 # cir: data -> teachers -> students -> evaluation -> tables.
 #   snakemake --cores 4 results/tables/table2.csv                 (demo preset, offline)
-#   snakemake --config scale=paper -n results/tables/table2.csv   (paper preset, dry run)
-#   snakemake --profile profiles/slurm --workflow-profile none results/tables/table2.csv --config scale=paper
+#   snakemake -n results/tables/table2.csv --config preset=paper  (paper preset, dry run)
+#   snakemake --profile profiles/slurm --workflow-profile none results/tables/table2.csv --config preset=paper
 
 from cir import config as cir_config
 
@@ -30,9 +30,9 @@ include: "rules/study.smk"
 localrules:
     download_dataset,
     download_asset,
-    table2,
-    ablation_table,
-    fig8,
+    job_spec,
+    paper_table,
+    sweep_figure,
     study_table,
 
 

@@ -69,35 +69,76 @@ def validate_schema(cfg: dict, source: str = "config") -> None:
         raise ConfigError(f"{source}: invalid configuration:\n  {lines}")
 
 
+def _check_options(name: str, exp: dict, problems: list[str]) -> None:
+    """An experiment's method options against the method's torch-free schema (cir/methods/catalog.py)."""
+    import jsonschema
+
+    from cir.methods.catalog import options_schema
+
+    validator = jsonschema.Draft202012Validator(options_schema(exp["method"]))
+    for error in sorted(validator.iter_errors(exp["options"]), key=lambda e: list(map(str, e.absolute_path))):
+        problems.append(_describe_at(error, ("experiments", name, "options")))
+
+
+def _describe_at(error, prefix: tuple) -> str:
+    """:func:`_describe` of an error found in a sub-document that sits at key path ``prefix``."""
+    error.path.extendleft(reversed(prefix))
+    return _describe(error)
+
+
 def _check_semantics(cfg: dict, source: str) -> None:
     from cir.data.registry import DATASETS
     from cir.methods import METHOD_NAMES
+    from cir.methods.catalog import groups as method_groups
+    from cir.tasks import CONVENTION_NAMES, PREPARED_KINDS, parse_task
 
     problems: list[str] = []
-    if cfg["scale"] not in cfg["presets"]:
-        problems.append(f"scale: {cfg['scale']!r} is not a preset; allowed values: {', '.join(cfg['presets'])}")
-    for name, exp in cfg["experiments"].items():
+    exps = cfg["experiments"]
+    if cfg["preset"] not in cfg["presets"]:
+        problems.append(f"preset: {cfg['preset']!r} is not a preset; allowed values: {', '.join(cfg['presets'])}")
+    teachers_ok = [k for k, v in exps.items() if v["role"] == "teacher"]
+    for name, exp in exps.items():
+        at = f"experiments.{name}"
         if exp["method"] not in METHOD_NAMES:
-            problems.append(f"experiments.{name}.method: {exp['method']!r} is not allowed; "
+            problems.append(f"{at}.method: {exp['method']!r} is not allowed; "
                             f"allowed values: {', '.join(sorted(METHOD_NAMES))}")
-        teacher = exp.get("teacher")
-        if teacher is not None:
-            t = cfg["experiments"].get(teacher)
-            if t is None or t["role"] != "teacher":
-                valid = [k for k, v in cfg["experiments"].items() if v["role"] == "teacher"]
-                problems.append(f"experiments.{name}.teacher: {teacher!r} is not a teacher experiment; "
-                                f"allowed values: {', '.join(valid)}")
+            continue
+        _check_options(name, exp, problems)
+        for tname, texp in exp.get("teachers", {}).items():
+            if texp not in teachers_ok:
+                problems.append(f"{at}.teachers.{tname}: {texp!r} is not a teacher experiment; "
+                                f"allowed values: {', '.join(teachers_ok)}")
+        init = exp.get("init", "random")
+        if init == "official" and exp["role"] != "teacher":
+            problems.append(f"{at}.init: 'official' weights exist for the teacher networks only")
+        if isinstance(init, dict) and "experiment" in init and init["experiment"] not in exps:
+            problems.append(f"{at}.init.experiment: {init['experiment']!r} is not an experiment; "
+                            f"allowed values: {', '.join(exps)}")
+        if isinstance(init, dict) and init.get("experiment") == name:
+            problems.append(f"{at}.init.experiment: an experiment cannot start from itself")
+        if "convention" in exp and exp["convention"] not in CONVENTION_NAMES:
+            problems.append(f"{at}.convention: {exp['convention']!r} is not allowed; "
+                            f"allowed values: {', '.join(CONVENTION_NAMES)}")
+        for g in exp.get("groups", {}):
+            if g not in method_groups(exp["method"]):
+                problems.append(f"{at}.groups.{g}: method {exp['method']!r} has no trainable group {g!r}; "
+                                f"its groups: {', '.join(method_groups(exp['method']))}")
     for pname, preset in cfg["presets"].items():
         at = f"presets.{pname}"
+        for i, task in enumerate(preset["tasks"]):
+            kind = parse_task(task, f"{at}.tasks.{i}").kind
+            if kind not in PREPARED_KINDS:
+                problems.append(f"{at}.tasks.{i}: {task!r}: the DAG has no data preparation for this task yet; "
+                                f"allowed values: an SR factor x2 ... x8")
         for i, exp in enumerate(preset["experiments"]):
-            if exp not in cfg["experiments"]:
+            if exp not in exps:
                 problems.append(f"{at}.experiments.{i}: {exp!r} is not an experiment; "
-                                f"allowed values: {', '.join(cfg['experiments'])}")
+                                f"allowed values: {', '.join(exps)}")
             else:
-                teacher = cfg["experiments"][exp].get("teacher")
-                if teacher and teacher not in preset["experiments"]:
-                    problems.append(f"{at}.experiments: {exp!r} needs teacher experiment {teacher!r}, "
-                                    f"which is not listed")
+                for texp in exps[exp].get("teachers", {}).values():
+                    if texp not in preset["experiments"]:
+                        problems.append(f"{at}.experiments: {exp!r} needs teacher experiment {texp!r}, "
+                                        f"which is not listed")
         for b in preset["backbones"]:
             if b not in preset["models"]:
                 problems.append(f"{at}.models: no entry for backbone {b!r}")
@@ -107,17 +148,31 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 if ds not in valid_sets:
                     problems.append(f"{at}.data.{split}.{i}: {ds!r} is not a {preset['data']['source']} "
                                     f"data set; allowed values: {', '.join(valid_sets)}")
-        ms = preset["train"]["scheduler"].get("milestones", [])
-        if ms != sorted(ms):
-            problems.append(f"{at}.train.scheduler.milestones: {ms} must be increasing")
-        if preset["train"]["scheduler"]["name"] == "multistep" and "gamma" not in preset["train"]["scheduler"]:
-            problems.append(f"{at}.train.scheduler: 'gamma' is required for multistep")
+        t = preset["train"]
+        schedulers = [("train.scheduler", t["scheduler"])]
+        for name in preset["experiments"]:
+            for g, own in exps.get(name, {}).get("groups", {}).items():
+                if "scheduler" in own:
+                    schedulers.append((f"experiments.{name}.groups.{g}.scheduler", own["scheduler"]))
+        shortest = min(t["teacher_iterations"], t["student_iterations"])
+        for where, sched in schedulers:
+            ms = sched.get("milestones", [])
+            if ms != sorted(ms):
+                problems.append(f"{at}.{where}.milestones: {ms} must be increasing")
+            if ms and ms[-1] >= shortest:
+                problems.append(f"{at}.{where}.milestones: {ms[-1]} is not below the iteration count "
+                                f"({shortest}, presets.{pname}.train.*_iterations): that decay would never happen")
+            if sched["name"] == "multistep" and "gamma" not in sched:
+                problems.append(f"{at}.{where}: 'gamma' is required for multistep")
     if problems:
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
 
 
 def validate(cfg: dict, source: str = "config") -> dict:
     """Schema + cross-reference checks; returns ``cfg`` unchanged so calls can chain."""
+    if "scale" in cfg and "preset" not in cfg:
+        raise ConfigError(f"{source}: invalid configuration:\n  scale: the key that picks the preset is now "
+                          f"'preset' (e.g. --config preset={cfg['scale']}); SR factors are tasks (x2, x3, x4)")
     validate_schema(cfg, source)
     _check_semantics(cfg, source)
     return cfg
@@ -132,10 +187,10 @@ def load_and_validate(path: str | Path = "config.yaml", overrides: dict | None =
 
 
 def preset(cfg: dict, name: str | None = None) -> dict:
-    """The settings of preset ``name`` (default: ``cfg['scale']``), with its name added."""
-    name = name or cfg["scale"]
+    """The settings of preset ``name`` (default: ``cfg['preset']``), with its name added."""
+    name = name or cfg["preset"]
     if name not in cfg["presets"]:
-        raise ConfigError(f"scale: {name!r} is not a preset; allowed values: {', '.join(cfg['presets'])}")
+        raise ConfigError(f"preset: {name!r} is not a preset; allowed values: {', '.join(cfg['presets'])}")
     out = copy.deepcopy(cfg["presets"][name])
     out["name"] = name
     return out

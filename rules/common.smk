@@ -2,6 +2,12 @@
 # dvc.yaml is generated from this DAG (workflow_scripts/export_dvc.py) so both run the
 # same command lines.
 
+from cir import spec as cir_spec
+from cir.methods.catalog import METHOD_ASSETS
+from cir.paper.defs import figure_def, figure_defs as cir_figure_defs, figure_experiments, table_def
+from cir.paper.defs import table_defs as cir_table_defs
+from cir.tasks import TASK_PATTERN, parse_task
+
 PY = "python"
 # config.yaml's experiments plus the seed replicas (<student>_seed<N>) of the preset's `seeds`.
 EXPERIMENTS = cir_config.experiments_with_replicas(config, PRESET)
@@ -9,6 +15,7 @@ EXPERIMENTS = cir_config.experiments_with_replicas(config, PRESET)
 # rows); a preset's `experiments` list is what Table 2 runs.
 TEACHER_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "teacher"]
 STUDENT_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "student"]
+TASKS = PRESET["tasks"]
 
 
 def res(stage, key):
@@ -16,39 +23,45 @@ def res(stage, key):
     return PRESET["resources"][stage][key]
 
 
-def pairs_dir(dataset, scale):
-    return f"{DATA}/sr/{dataset}/x{scale}"
+def pairs_dir(dataset, task):
+    return f"{DATA}/sr/{dataset}/{task}"
 
 
-def model_file(scale, backbone, exp):
-    return f"{RUNS}/{P}/x{scale}/{backbone}/{exp}/model.pt"
+def run_dir(task, backbone, exp):
+    return f"{RUNS}/{P}/{task}/{backbone}/{exp}"
 
 
-def summary_file(scale, backbone, exp):
-    return f"{RESULTS}/{P}/eval/x{scale}/{backbone}/{exp}/summary.json"
+def model_file(task, backbone, exp):
+    return f"{run_dir(task, backbone, exp)}/model.pt"
+
+
+def spec_file(task, backbone, exp):
+    return f"{run_dir(task, backbone, exp)}/spec.json"
+
+
+def summary_file(task, backbone, exp):
+    return f"{RESULTS}/{P}/eval/{task}/{backbone}/{exp}/summary.json"
 
 
 def train_dirs(wc):
-    return [pairs_dir(d, wc.scale) for d in PRESET["data"]["train"]]
+    return [pairs_dir(d, wc.task) for d in PRESET["data"]["train"]]
 
 
 def val_dir(wc):
-    return pairs_dir(PRESET["data"]["test"][0], wc.scale)
+    return pairs_dir(PRESET["data"]["test"][0], wc.task)
 
 
 def test_dirs(wc):
-    return {d: pairs_dir(d, wc.scale) for d in PRESET["data"]["test"]}
+    return {d: pairs_dir(d, wc.task) for d in PRESET["data"]["test"]}
 
 
-def settings_fingerprint(wc):
-    """A digest of every config value a training job reads. Declared as a rule param (not part
-    of the command line), it makes Snakemake retrain when config.yaml changes those values."""
-    import hashlib
-    import json
+def job_spec(wc):
+    return cir_spec.job_spec(config, P, wc.task, wc.backbone, wc.exp)
 
-    blob = {"train": PRESET["train"], "models": PRESET["models"][wc.backbone], "data": PRESET["data"],
-            "experiment": EXPERIMENTS[wc.exp], "encoder": [PRESET["encoder_init"], PRESET.get("encoder_stand_in_ch")]}
-    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+def runs_at(exp, task):
+    """Whether the paper reports experiment ``exp`` at ``task`` (its `tasks`, default: all)."""
+    return task in EXPERIMENTS[exp].get("tasks", TASKS)
 
 
 def alternation(names):
@@ -58,6 +71,95 @@ def alternation(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
+def resolved_config_file():
+    """The configuration file the spec jobs read: config.yaml itself, or, when --config /
+    --configfile changed anything, the resolved configuration written once (content-addressed)
+    under .snakemake/cir/, so that the jobs see exactly the values this workflow validated."""
+    import hashlib
+    import json
+
+    import yaml
+
+    if config == cir_config.load_yaml("config.yaml"):
+        return "config.yaml"
+    text = yaml.safe_dump(dict(config), sort_keys=True)
+    path = f".snakemake/cir/config-{hashlib.sha256(text.encode()).hexdigest()[:12]}.yaml"
+    if not os.path.exists(path):
+        from cir.utils.io import write_text
+
+        write_text(path, text)
+    return path
+
+
+import os
+
+CONFIG_FILE = resolved_config_file()
+
+
 wildcard_constraints:
-    scale="[0-9]+",
+    task=TASK_PATTERN,
     backbone=alternation(PRESET["backbones"]),
+
+
+rule job_spec:
+    """The resolved spec of one training job (cir/spec.py); the job reads it, never config.yaml.
+    Its digest is a param: Snakemake rewrites the file, and so retrains, exactly when it changes."""
+    output:
+        spec_file("{task}", "{backbone}", "{exp}"),
+    wildcard_constraints:
+        exp=alternation(EXPERIMENTS),
+    log:
+        f"logs/{P}/spec/{{task}}_{{backbone}}_{{exp}}.log",
+    params:
+        digest=lambda wc: cir_spec.spec_hash(job_spec(wc)),
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/write_spec.py --config {CONFIG_FILE} --preset {P} --task {wildcards.task} "
+        "--backbone {wildcards.backbone} --experiment {wildcards.exp} --out {output} > {log} 2>&1"
+
+
+def launch_args():
+    """Options of how a training job runs, not of what it computes: the device, data-parallel
+    processes (one per GPU of the preset's resources.train.gpu, when more than one) and the
+    node-local staging directory (config key stage_dir, expanded on the compute node). Part of
+    the command, not of the spec, so that changing them does not retrain finished models.
+    Leading space: no option leaves no double space."""
+    args = f" --device {config['device']}"
+    k = res("train", "gpu")
+    args += f" --nproc-per-node {k}" if k > 1 else ""
+    if config.get("stage_dir"):
+        args += f" --stage-dir '{config['stage_dir']}'"
+    return args
+
+
+TRAIN_LAUNCH = launch_args()
+
+
+def train_inputs(wc):
+    """A training job's inputs: its spec, the pair folders, its teachers' model files, the model it
+    starts from, and, at encoder_init: official, its loss encoder's weights."""
+    exp = EXPERIMENTS[wc.exp]
+    inputs = {"spec": spec_file(wc.task, wc.backbone, wc.exp), "train": train_dirs(wc), "val": val_dir(wc)}
+    for name, texp in exp.get("teachers", {}).items():
+        inputs[f"teacher_{name}"] = model_file(wc.task, wc.backbone, texp)
+    init = exp.get("init")
+    if isinstance(init, dict):
+        inputs["init"] = (model_file(wc.task, wc.backbone, init["experiment"]) if "experiment" in init
+                          else init["file"])
+    assets = METHOD_ASSETS.get(exp["method"], ())
+    if assets and PRESET["encoder_init"] == "official":
+        inputs["encoder"] = f"{DATA}/weights/{assets[0]}"
+    return inputs
+
+
+def train_args(wc, input):
+    """The command-line options naming a training job's input files."""
+    args = " ".join(f"--train-dir {d}" for d in input.train)
+    args += "".join(f" --teacher {k[len('teacher_'):]}={input[k]}" for k in input.keys() if k.startswith("teacher_"))
+    args += f" --init {input.init}" if "init" in input.keys() else ""
+    args += f" --encoder-weights {input.encoder}" if "encoder" in input.keys() else ""
+    return args
+
+
+TRAIN_CMD = ("{PY} workflow_scripts/train.py --spec {input.spec} {params.inputs} --val-dir {input.val} "
+             "--out {output} --threads {threads}{TRAIN_LAUNCH} > {log} 2>&1")

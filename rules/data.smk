@@ -55,6 +55,8 @@ rule prepare_sr:
         f"{DATA}/raw/{{dataset}}",
     output:
         directory(f"{DATA}/sr/{{dataset}}/x{{scale}}"),
+    wildcard_constraints:
+        scale="[2-8]",
     log:
         f"logs/{P}/data/prepare_{{dataset}}_x{{scale}}.log",
     benchmark:

@@ -1,20 +1,23 @@
-# Stage 5: evaluation of every trained (or imported) network on the preset's test sets.
+# Stage 5: evaluation of every trained (or imported) network on the preset's test sets, with
+# the metric convention of its spec.
 
 
 rule evaluate:
     input:
-        unpack(lambda wc: {"model": model_file(wc.scale, wc.backbone, wc.exp), **test_dirs(wc)}),
+        unpack(lambda wc: {"model": model_file(wc.task, wc.backbone, wc.exp), **test_dirs(wc)}),
     output:
-        report(summary_file("{scale}", "{backbone}", "{exp}"), category="Evaluation",
-               subcategory="x{scale}", labels={"backbone": "{backbone}", "experiment": "{exp}"}),
+        report(summary_file("{task}", "{backbone}", "{exp}"), category="Evaluation",
+               subcategory="{task}", labels={"backbone": "{backbone}", "experiment": "{exp}"}),
     wildcard_constraints:
         exp=alternation(EXPERIMENTS),
     log:
-        f"logs/{P}/eval/x{{scale}}_{{backbone}}_{{exp}}.log",
+        f"logs/{P}/eval/{{task}}_{{backbone}}_{{exp}}.log",
     benchmark:
-        f"benchmarks/{P}/eval/x{{scale}}_{{backbone}}_{{exp}}.tsv"
+        f"benchmarks/{P}/eval/{{task}}_{{backbone}}_{{exp}}.tsv"
     params:
         sets=lambda wc: " ".join(f"--test-set {n}={d}" for n, d in test_dirs(wc).items()),
+        scale=lambda wc: parse_task(wc.task).scale,
+        convention=lambda wc: job_spec(wc)["convention"],
         tile=f" --tile {PRESET['eval']['tile']}" if PRESET["eval"]["tile"] else "",
     threads: res("eval", "threads")
     resources:
@@ -22,6 +25,7 @@ rule evaluate:
         runtime=res("eval", "runtime"),
         gpu=res("eval", "gpu"),
     shell:
-        "{PY} workflow_scripts/evaluate.py --model {input.model} --scale {wildcards.scale} {params.sets} "
+        "{PY} workflow_scripts/evaluate.py --model {input.model} --scale {params.scale} {params.sets} "
         "--out {output} --preset {P} --backbone {wildcards.backbone} --method {wildcards.exp} "
+        "--convention {params.convention} --device {config[device]} "
         "--threads {threads}{params.tile} --save-images > {log} 2>&1"

@@ -1,39 +1,32 @@
-# Stage 6: paper tables with our numbers beside the paper's.
+# Stage 6: paper tables with our numbers beside the paper's. Which runs a table needs is data:
+# cir/paper/<paper>/tables.yaml (rows -> experiments, tasks, backbones).
 
 
-rule table2:
+def table_runs(tid):
+    """(task, backbone, experiment) of every cell group of table ``tid``. A table whose rows come
+    from the preset (Table 2) runs the preset's experiments at the preset's tasks and backbones;
+    the others (ablations) run their own rows at their own task and backbone in any preset."""
+    d = table_def(tid)
+    if d.get("rows_from_preset"):
+        tasks = [t for t in TASKS if t in d["tasks"]]
+        backbones = [b for b in PRESET["backbones"] if b in d["backbones"]]
+        rows = [e for e in PRESET["experiments"] if e in d["rows"]]
+    else:
+        tasks, backbones, rows = d["tasks"], list(d["backbones"]), list(d["rows"])
+    return [(t, b, e) for t in tasks for b in backbones for e in rows if runs_at(e, t)]
+
+
+TABLE_IDS = list(cir_table_defs())
+
+
+rule paper_table:
     input:
-        [summary_file(s, b, e) for s in PRESET["scales"] for b in PRESET["backbones"] for e in PRESET["experiments"]
-         if s in EXPERIMENTS[e].get("scales", PRESET["scales"])],
+        lambda wc: [summary_file(t, b, e) for t, b, e in table_runs(wc.table)],
     output:
-        csv=report(f"{RESULTS}/tables/table2.csv", category="Tables", caption="report/table2.rst"),
-        md=report(f"{RESULTS}/tables/table2.md", category="Tables", caption="report/table2.rst"),
-    log:
-        f"logs/{P}/report/table2.log",
-    benchmark:
-        f"benchmarks/{P}/report/table2.tsv"
-    threads: 1
-    shell:
-        "{PY} workflow_scripts/make_table.py --table table2 --preset {P} --summaries {input} "
-        "--out {output.csv} > {log} 2>&1"
-
-
-# DCKD's SR ablations (RCAN x2; rows are config.yaml experiments, see cir/report/tables.py).
-ABLATIONS = {
-    "table5": ["logits", "dckd_dcr", "dckd_dmm", "dckd"],
-    "table6": ["dckd_blur", "dckd", "dckd_resize", "dckd_mix"],
-    "table7": ["dckd_dcl_001", "dckd", "dckd_dcl_1", "dckd_ce_00001", "dckd_ce_001"],
-}
-
-
-rule ablation_table:
-    input:
-        lambda wc: [summary_file(2, "rcan", e) for e in ABLATIONS[wc.table]],
-    output:
-        csv=report(f"{RESULTS}/tables/{{table}}.csv", category="Tables"),
-        md=report(f"{RESULTS}/tables/{{table}}.md", category="Tables"),
+        csv=report(f"{RESULTS}/tables/{{table}}.csv", category="Tables", caption="report/table.rst"),
+        md=report(f"{RESULTS}/tables/{{table}}.md", category="Tables", caption="report/table.rst"),
     wildcard_constraints:
-        table="|".join(ABLATIONS),
+        table=alternation(TABLE_IDS),
     log:
         f"logs/{P}/report/{{table}}.log",
     benchmark:
@@ -44,44 +37,50 @@ rule ablation_table:
         "--out {output.csv} > {log} 2>&1"
 
 
-FIG8 = ["dckd_neg1", "dckd_neg3", "dckd", "dckd_neg7", "dckd_step500", "dckd_step2000"]
+def figure_runs(fid):
+    d = figure_def(fid)
+    return [(d["tasks"][0], next(iter(d["backbones"])), e) for e in figure_experiments(fid)]
 
 
-rule fig8:
+rule sweep_figure:
     input:
-        [summary_file(2, "rcan", e) for e in FIG8],
+        lambda wc: [summary_file(*r) for r in figure_runs(wc.figure)],
     output:
-        png=report(f"{RESULTS}/figures/fig8.png", category="Figures"),
-        csv=f"{RESULTS}/figures/fig8.csv",
+        png=report(f"{RESULTS}/figures/{{figure}}.png", category="Figures"),
+        csv=f"{RESULTS}/figures/{{figure}}.csv",
+    wildcard_constraints:
+        figure=alternation(cir_figure_defs()),
     log:
-        f"logs/{P}/report/fig8.log",
+        f"logs/{P}/report/{{figure}}.log",
     benchmark:
-        f"benchmarks/{P}/report/fig8.tsv"
+        f"benchmarks/{P}/report/{{figure}}.tsv"
     params:
-        summaries=lambda wc, input: " ".join(f"--summary {e}={f}" for e, f in zip(FIG8, input)),
+        summaries=lambda wc, input: " ".join(f"--summary {e}={f}" for (_, _, e), f in zip(figure_runs(wc.figure), input)),
     threads: 1
     shell:
-        "{PY} workflow_scripts/make_figure.py --figure fig8 {params.summaries} --out {output.png} > {log} 2>&1"
+        "{PY} workflow_scripts/make_figure.py --figure {wildcards.figure} {params.summaries} --out {output.png} > {log} 2>&1"
 
 
 # Efficiency and figures of the preset's Table 2 set (every scale, backbone and experiment that
 # Table 2 runs). Not inputs of table2.csv; build them with `snakemake all_figures`.
 
-import os
 
 
-def table2_experiments(scale):
-    """The experiments Table 2 runs at ``scale`` (in the preset's order)."""
-    return [e for e in PRESET["experiments"] if int(scale) in EXPERIMENTS[e].get("scales", PRESET["scales"])]
+TABLE2_MODELS = table_runs("table2")
 
 
-def trained_experiments(scale):
+def table2_experiments(task, backbone=None):
+    """The experiments Table 2 runs at ``task`` (in the preset's order)."""
+    return list(dict.fromkeys(e for t, b, e in TABLE2_MODELS if t == task and backbone in (None, b)))
+
+
+def trained_experiments(task):
     """Table 2 experiments trained here, i.e. with training logs (imported official teachers have none)."""
-    return [e for e in table2_experiments(scale)
+    return [e for e in table2_experiments(task)
             if EXPERIMENTS[e]["role"] != "teacher" or PRESET["teacher_init"] == "pretrain"]
 
 
-TABLE2_MODELS = [(s, b, e) for s in PRESET["scales"] for b in PRESET["backbones"] for e in table2_experiments(s)]
+FIGURE_SETS = list(dict.fromkeys((t, b) for t, b, _ in TABLE2_MODELS))
 VISUAL_SET = PRESET["data"]["test"][0]  # the compared outputs come from the first test set
 
 
@@ -118,22 +117,22 @@ rule efficiency:
 rule visual:
     """The same crop of one test image from every method's saved SR output, with HR and bicubic."""
     input:
-        summaries=lambda wc: [summary_file(wc.scale, wc.backbone, e) for e in table2_experiments(wc.scale)],
-        test=lambda wc: pairs_dir(VISUAL_SET, wc.scale),
+        summaries=lambda wc: [summary_file(wc.task, wc.backbone, e) for e in table2_experiments(wc.task)],
+        test=lambda wc: pairs_dir(VISUAL_SET, wc.task),
     output:
-        png=report(f"{RESULTS}/figures/visual_x{{scale}}_{{backbone}}.png", category="Figures",
-                   subcategory="Visual comparison", labels={"scale": "x{scale}", "backbone": "{backbone}",
+        png=report(f"{RESULTS}/figures/visual_{{task}}_{{backbone}}.png", category="Figures",
+                   subcategory="Visual comparison", labels={"task": "{task}", "backbone": "{backbone}",
                                                             "file": "figure"}),
-        csv=report(f"{RESULTS}/figures/visual_x{{scale}}_{{backbone}}.csv", category="Figures",
-                   subcategory="Visual comparison", labels={"scale": "x{scale}", "backbone": "{backbone}",
+        csv=report(f"{RESULTS}/figures/visual_{{task}}_{{backbone}}.csv", category="Figures",
+                   subcategory="Visual comparison", labels={"task": "{task}", "backbone": "{backbone}",
                                                             "file": "panels (CSV)"}),
     log:
-        f"logs/{P}/report/visual_x{{scale}}_{{backbone}}.log",
+        f"logs/{P}/report/visual_{{task}}_{{backbone}}.log",
     benchmark:
-        f"benchmarks/{P}/report/visual_x{{scale}}_{{backbone}}.tsv"
+        f"benchmarks/{P}/report/visual_{{task}}_{{backbone}}.tsv"
     params:
         summaries=lambda wc, input: " ".join(
-            f"--summary {e}={f}" for e, f in zip(table2_experiments(wc.scale), input.summaries)),
+            f"--summary {e}={f}" for e, f in zip(table2_experiments(wc.task), input.summaries)),
     threads: 1
     shell:
         "{PY} workflow_scripts/make_figure.py --figure visual {params.summaries} "
@@ -143,20 +142,21 @@ rule visual:
 rule curves:
     """Training loss and validation PSNR against iteration, one line per experiment trained here."""
     input:
-        lambda wc: [model_file(wc.scale, wc.backbone, e) for e in trained_experiments(wc.scale)],
+        lambda wc: [model_file(wc.task, wc.backbone, e) for e in trained_experiments(wc.task)],
     output:
-        report(f"{RESULTS}/figures/curves_x{{scale}}_{{backbone}}.png", category="Figures",
-               subcategory="Training curves", labels={"scale": "x{scale}", "backbone": "{backbone}"}),
+        report(f"{RESULTS}/figures/curves_{{task}}_{{backbone}}.png", category="Figures",
+               subcategory="Training curves", labels={"task": "{task}", "backbone": "{backbone}"}),
     log:
-        f"logs/{P}/report/curves_x{{scale}}_{{backbone}}.log",
+        f"logs/{P}/report/curves_{{task}}_{{backbone}}.log",
     benchmark:
-        f"benchmarks/{P}/report/curves_x{{scale}}_{{backbone}}.tsv"
+        f"benchmarks/{P}/report/curves_{{task}}_{{backbone}}.tsv"
     params:
         runs=lambda wc, input: " ".join(
-            f"--run {e}={os.path.dirname(f)}" for e, f in zip(trained_experiments(wc.scale), input)),
+            f"--run {e}={os.path.dirname(f)}" for e, f in zip(trained_experiments(wc.task), input)),
+        scale=lambda wc: parse_task(wc.task).scale,
     threads: 1
     shell:
-        "{PY} workflow_scripts/make_figure.py --figure curves {params.runs} --scale {wildcards.scale} "
+        "{PY} workflow_scripts/make_figure.py --figure curves {params.runs} --scale {params.scale} "
         "--backbone {wildcards.backbone} --preset {P} --val-set {VISUAL_SET} --out {output} > {log} 2>&1"
 
 
@@ -169,5 +169,4 @@ rule all_figures:
     """Efficiency table, visual comparisons and training curves of every scale and backbone."""
     input:
         f"{RESULTS}/tables/efficiency.csv",
-        [f"{RESULTS}/figures/{kind}_x{s}_{b}.png" for kind in ("visual", "curves")
-         for s in PRESET["scales"] for b in PRESET["backbones"]],
+        [f"{RESULTS}/figures/{kind}_{t}_{b}.png" for kind in ("visual", "curves") for t, b in FIGURE_SETS],

@@ -9,8 +9,8 @@ def _study_seeds(exp):
     return preset_seeds(PRESET) if EXPERIMENTS[exp]["role"] == "student" else [PRESET["train"]["seed"]]
 
 
-STUDY_RUNS = [(s, b, e, seed) for s in PRESET["scales"] for b in PRESET["backbones"] for e in PRESET["experiments"]
-              for seed in _study_seeds(e) if s in EXPERIMENTS[e].get("scales", PRESET["scales"])]
+STUDY_RUNS = [(t, b, e, seed) for t in TASKS for b in PRESET["backbones"] for e in PRESET["experiments"]
+              for seed in _study_seeds(e) if runs_at(e, t)]
 
 
 rule study_table:

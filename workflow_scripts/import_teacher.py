@@ -12,12 +12,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--weights", required=True, help="the official weight file")
     p.add_argument("--backbone", required=True)
-    p.add_argument("--scale", type=int, required=True)
+    p.add_argument("--task", required=True, help="the SR factor, x2 / x3 / x4")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    from cir.models.official import import_official
 
-    return run_step(lambda: import_official(a.weights, a.backbone, a.scale, a.out))
+    def convert() -> None:
+        from cir.models.official import import_official
+        from cir.tasks import parse_task
+
+        import_official(a.weights, a.backbone, parse_task(a.task, "--task").scale, a.out)
+
+    return run_step(convert)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from cir.methods.base import Method
+from cir.engine.method import Method
 
 
 def _sync(device: torch.device) -> None:

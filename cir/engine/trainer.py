@@ -38,7 +38,7 @@ from cir.engine.distributed import DataParallel, step_seed
 from cir.engine.ema import ModelEMA
 from cir.engine.logs import RunLogger
 from cir.engine.optim import build_optimizer, build_scheduler
-from cir.methods.base import Method
+from cir.engine.method import Method, PhaseOutput, freeze
 from cir.models import model_spec
 from cir.utils.device import resolve_device
 
@@ -60,10 +60,20 @@ class TrainSettings:
     channels_last: bool = True     # CUDA only
     tensorboard: bool = True
     progress: bool = True
+    # per trainable group: {"d": {"optimizer": {...}, "scheduler": {...}, "grad_clip": x}}; a group
+    # without an entry (and any key an entry leaves out) takes the values above
+    groups: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # anything else that must match on resume
 
+    def group(self, name: str) -> dict[str, Any]:
+        """Optimiser, scheduler and clipping of trainable group ``name``."""
+        own = self.groups.get(name, {})
+        return {"optimizer": {**self.optimizer, **own.get("optimizer", {})} if "optimizer" in own else self.optimizer,
+                "scheduler": own.get("scheduler", self.scheduler),
+                "grad_clip": own.get("grad_clip", self.grad_clip)}
+
     def fingerprint(self, method: Method) -> str:
-        """Identifies the run: a checkpoint from different settings is never resumed."""
+        """The run identity when the caller gives none: these settings, the method and its options."""
         keep = {k: v for k, v in asdict(self).items() if k not in ("device", "tensorboard", "progress")}
         blob = json.dumps([keep, method.name, method.options, model_spec(method.student)],
                           sort_keys=True, default=str)
@@ -71,12 +81,16 @@ class TrainSettings:
 
 
 class Trainer:
-    """``Trainer(method, sampler, settings, run_dir).fit(out)`` trains and writes the model file."""
+    """``Trainer(method, sampler, settings, run_dir).fit(out)`` trains and writes the model file.
+
+    ``identity`` names the run (the job's spec hash plus the digests of its input files, see
+    :mod:`cir.spec`): a checkpoint is resumed only when it carries the same identity.
+    """
 
     def __init__(self, method: Method, sampler, settings: TrainSettings, run_dir: str | Path, *,
                  validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
                  meta: dict[str, Any] | None = None, parallel: DataParallel | None = None,
-                 device: torch.device | None = None):
+                 device: torch.device | None = None, identity: str | None = None):
         self.method, self.sampler, self.s = method, sampler, settings
         self.run_dir = Path(run_dir)
         self.validate = validate
@@ -88,41 +102,64 @@ class Trainer:
         self.device = device if device is not None else (parallel.device if parallel else
                                                          resolve_device(settings.device))
         self.cuda = self.device.type == "cuda"
+        self.networks = method.trainable()
+        if list(self.networks) != list(method.groups) or self.networks["g"][0] is not method.student:
+            raise ValueError(f"method {method.name!r}: trainable() must give the groups {method.groups} in "
+                             f"order, the student first in 'g'; got {list(self.networks)}")
+        self.frozen = method.frozen()
         method.to(self.device)
+        for net in self.frozen.values():
+            freeze(net)
         if self.cuda and settings.channels_last:
-            method.student.to(memory_format=torch.channels_last)
-            if method.teacher is not None:
-                method.teacher.to(memory_format=torch.channels_last)
+            for net in [*self._all_trainable(), *self.frozen.values()]:
+                net.to(memory_format=torch.channels_last)
         self.student = method.student
         if parallel is not None:
             if settings.batch_size % self.world_size:
                 raise ValueError(f"batch_size {settings.batch_size} is not divisible by the "
                                  f"{self.world_size} data-parallel processes")
             # every rank starts from rank 0's weights and method state (history models, ...)
-            for owner in (self.student, method):
+            for owner in (*self._all_trainable(), method):
                 state = owner.state_dict()
                 parallel.broadcast_(state)
                 owner.load_state_dict(state)
             parallel.wrap(self.student)
-        self.optimizer = build_optimizer(method.trainable_parameters(), settings.optimizer)
-        self.scheduler = build_scheduler(self.optimizer, settings.scheduler, settings.iterations)
+        self.group_settings = {g: settings.group(g) for g in method.groups}
+        self.optimizers = {g: build_optimizer(method.trainable_parameters(g), self.group_settings[g]["optimizer"])
+                           for g in method.groups}
+        self.schedulers = {g: build_scheduler(self.optimizers[g], self.group_settings[g]["scheduler"],
+                                              settings.iterations) for g in method.groups}
+        self.optimizer = self.optimizers["g"]
         self.ema = ModelEMA(self.student, settings.ema_decay) if settings.ema_decay > 0 else None
         student_ids = {id(p) for p in self.student.parameters()}
-        # trainable parameters outside the student (e.g. MiPKD's mixers): averaged by hand
-        self._extra_params = [p for p in method.trainable_parameters() if id(p) not in student_ids]
-        self.fingerprint = settings.fingerprint(method)
+        # trainable parameters outside the DDP-wrapped student (a critic, MiPKD's mixers): averaged by hand
+        self._hand_averaged = {g: [p for p in method.trainable_parameters(g) if id(p) not in student_ids]
+                               for g in method.groups}
+        self.identity = identity or settings.fingerprint(method)
         self.ckpt_path = self.run_dir / "checkpoints" / "last.pt"
+        self.final_path = self.run_dir / "checkpoints" / "final.pt"
         self.step = 0
         self.timings = {"train_seconds": 0.0}
+        self.step_timer = None   # set by the benchmark (cir.engine.bench.StepTimer)
+
+    def _all_trainable(self) -> list[torch.nn.Module]:
+        return [m for modules in self.networks.values() for m in modules]
+
+    @property
+    def log_names(self) -> list[str]:
+        """Columns of the training log besides ``loss`` (the total of group ``g``)."""
+        return [*(f"loss_{g}" for g in self.method.groups[1:]), *self.method.loss_names]
 
     # -- checkpoints ---------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         return {
-            "fingerprint": self.fingerprint,
+            "identity": self.identity,
             "step": self.step,
             "student": self.student.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            "trainable": {g: [m.state_dict() for m in mods if m is not self.student]
+                          for g, mods in self.networks.items()},
+            "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
             "ema": self.ema.state_dict() if self.ema else None,
             "method": self.method.state_dict(),
             "timings": self.timings,
@@ -130,14 +167,16 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Rank 0 writes the checkpoint; in a data-parallel run every rank first checks that the
-        weights agree."""
+        weights of every trainable group agree."""
         if self.parallel is not None:
-            self.parallel.check_in_sync(self.student, f"{self.run_dir} at step {self.step}")
+            for g, mods in self.networks.items():
+                for i, m in enumerate(mods):
+                    self.parallel.check_in_sync(m, f"{self.run_dir} group {g!r} network {i} at step {self.step}")
         if self.is_main:
             ckpt.save(self.ckpt_path, self._state())
 
     def try_resume(self) -> bool:
-        """Resume from the checkpoint if it exists and was written with the same settings.
+        """Resume from the checkpoint if it exists and carries this run's identity.
 
         In a data-parallel run rank 0 looks first (it moves a stale checkpoint aside), then the
         other ranks load the same file; all must end at the same step.
@@ -155,15 +194,18 @@ class Trainer:
         if not self.ckpt_path.exists():
             return False
         state = ckpt.load(self.ckpt_path)
-        if state.get("fingerprint") != self.fingerprint:
-            stale = self.ckpt_path.with_name(f"stale-{state.get('fingerprint', 'unknown')}.pt")
+        if state.get("identity") != self.identity:
+            stale = self.ckpt_path.with_name(f"stale-{state.get('identity', 'unknown')}.pt")
             os.replace(self.ckpt_path, stale)
-            print(f"[cir] {self.ckpt_path} was written with other settings; moved to {stale.name}, "
-                  "starting from step 0", file=sys.stderr)
+            print(f"[cir] {self.ckpt_path} belongs to another run (its spec or input files differ); moved to "
+                  f"{stale.name}, starting from step 0", file=sys.stderr)
             return False
         self.student.load_state_dict(state["student"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        for g, mods in self.networks.items():
+            for m, sd in zip([m for m in mods if m is not self.student], state["trainable"][g], strict=True):
+                m.load_state_dict(sd)
+            self.optimizers[g].load_state_dict(state["optimizers"][g])
+            self.schedulers[g].load_state_dict(state["schedulers"][g])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
         self.method.load_state_dict(state["method"])
@@ -184,39 +226,79 @@ class Trainer:
         return self.sampler.batch(self.step, self.rank, self.world_size)
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        """One optimiser step; returns the loss terms as tensors (no host sync here)."""
+        """One training step: one phase (forward, backward, optimiser step) per trainable group, in
+        the method's order; returns the logged values as tensors (no host sync here)."""
         # step-local randomness (exact resume); per rank in a data-parallel run
         torch.manual_seed(step_seed(self.s.seed, self.step, self.rank))
+        timer = self.step_timer
         batch = self._to_device(self._batch())
-        self.student.train()
-        with contextlib.ExitStack() as stack:
-            if self.parallel is not None:
-                stack.enter_context(self.parallel.student_calls(self.method))
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.cuda and self.s.amp_bf16):
-                terms = self.method.training_step(batch, self.step)
-            total = sum(terms.values())
-            self.optimizer.zero_grad(set_to_none=True)
-            total.backward()
-        if self.parallel is not None and self._extra_params:
-            self.parallel.average_grads_(self._extra_params)
-        if self.s.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.student.parameters(), self.s.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
+        for m in self._all_trainable():
+            m.train()
+        context: dict[str, Any] = {}
+        logged: dict[str, torch.Tensor] = {}
+        totals: dict[str, torch.Tensor] = {}
+        several = len(self.method.groups) > 1
+        for g in self.method.groups:
+            with contextlib.ExitStack() as stack:
+                if several:
+                    stack.enter_context(self._only_group(g))
+                if self.parallel is not None and g == "g":
+                    stack.enter_context(self.parallel.student_calls(self.method))
+                if timer is not None:
+                    timer.mark()
+                with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.cuda and self.s.amp_bf16):
+                    out = self.method.phase(g, batch, self.step, context)
+                out = out if isinstance(out, PhaseOutput) else PhaseOutput(dict(out))
+                total = sum(out.losses.values())
+                if timer is not None:
+                    timer.mark("forward")
+                self.optimizers[g].zero_grad(set_to_none=True)
+                total.backward()
+            if timer is not None:
+                timer.mark("backward")
+            if self.parallel is not None and self._hand_averaged[g]:
+                self.parallel.average_grads_(self._hand_averaged[g])
+            clip = self.group_settings[g]["grad_clip"]
+            if clip:
+                torch.nn.utils.clip_grad_norm_(list(self.method.trainable_parameters(g)), clip)
+            self.optimizers[g].step()
+            self.schedulers[g].step()
+            if timer is not None:
+                timer.mark("optimizer")
+            totals[g] = total
+            logged.update(out.losses)
+            logged.update(out.logs)
         if self.ema is not None:
             self.ema.update(self.student)
         self.step += 1
         self.method.after_step(self.step)
-        self._last_terms = terms
-        self._last_total = total
-        return terms
+        if timer is not None:
+            timer.mark("after_step")
+        self._last_terms = {**{f"loss_{g}": totals[g] for g in self.method.groups[1:]}, **logged}
+        self._last_total = totals["g"]
+        return self._last_terms
+
+    @contextlib.contextmanager
+    def _only_group(self, group: str):
+        """Within a phase, the parameters of the other groups take no gradients (a generator's loss
+        runs through the critic without filling the critic's gradients)."""
+        others = [p for g in self.method.groups if g != group for p in self.method.trainable_parameters(g)
+                  if p.requires_grad]
+        for p in others:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in others:
+                p.requires_grad_(True)
 
     def _logged_values(self) -> tuple[float, dict[str, float]]:
-        """The last step's total and loss terms; averaged over the ranks in a data-parallel run
+        """The last step's total and logged values; averaged over the ranks in a data-parallel run
         (all ranks call this at the same steps)."""
         names = list(self._last_terms)
         stacked = torch.stack([self._last_total.detach().float(),
-                               *(self._last_terms[k].detach().float() for k in names)])
+                               *(torch.as_tensor(self._last_terms[k]).detach().float().to(self.device)
+                                 for k in names)])
         if self.parallel is not None:
             stacked = self.parallel.mean(stacked)
         values = stacked.tolist()
@@ -242,11 +324,17 @@ class Trainer:
         Raises :class:`~cir.engine.preempt.Preempted` after a checkpoint when SIGTERM or SIGUSR1
         arrives before the last step.
         """
+        with contextlib.ExitStack() as stack:
+            if self.is_main:
+                stack.enter_context(run_lock(self.run_dir))
+            return self._fit(out)
+
+    def _fit(self, out: str | Path) -> Path:
         s = self.s
         self.try_resume()
         logger = None
         if self.is_main:
-            logger = RunLogger(self.run_dir, loss_names=list(self.method.loss_names), tensorboard=s.tensorboard)
+            logger = RunLogger(self.run_dir, loss_names=self.log_names, tensorboard=s.tensorboard)
             logger.start(self.step)
             where = f"rank 0 of {self.world_size}, " if self.world_size > 1 else ""
             print(f"[cir] training {self.meta.get('name', self.run_dir)} from step {self.step} to "
@@ -271,7 +359,7 @@ class Trainer:
                         rate = n_window / max(time.perf_counter() - t_window, 1e-9)
                         if logger is not None:
                             logger.log_train(self.step, {"loss": total, **values,
-                                                         "lr": self.optimizer.param_groups[0]["lr"],
+                                                         "lr": self.optimizers["g"].param_groups[0]["lr"],
                                                          "it_per_s": rate})
                         # refresh=False: the bar redraws at its own interval (a log file gets a
                         # line every 15 s, not one per logged step)
@@ -291,7 +379,13 @@ class Trainer:
             bar.close()
             if logger is not None:
                 logger.close()
-        out = self.write_model_file(out, last_val) if self.is_main else Path(out)
+        if self.is_main:
+            out = self.write_model_file(out, last_val)
+            # a finished run's checkpoint is kept as final.pt and never resumed: deleting the model
+            # file (e.g. snakemake --forcerun) trains again from step 0
+            if self.ckpt_path.exists():
+                os.replace(self.ckpt_path, self.final_path)
+        out = Path(out)
         if self.parallel is not None:
             self.parallel.barrier()  # the model file exists before any rank reports success
         return out
@@ -318,6 +412,7 @@ class Trainer:
             **self.meta,
             "method": self.method.name,
             "options": self.method.options,
+            "identity": self.identity,
             "iterations": self.s.iterations,
             "settings": asdict(self.s),
             "validation": last_val,
@@ -328,3 +423,28 @@ class Trainer:
                               self.ema.state_dict() if self.ema else None, meta)
         ckpt.save(out, obj)
         return Path(out)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold an exclusive lock on ``run_dir`` for the duration: a second training process on the
+    same run folder stops at once (it would write the same checkpoints and logs)."""
+    import fcntl
+
+    from cir.errors import CirError
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise CirError(f"{run_dir}: another training process (pid {holder}) is using this run folder; "
+                           "wait for it to end or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

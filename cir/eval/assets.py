@@ -4,7 +4,7 @@ pyiqa downloads these files itself the first time a metric is built; this projec
 The files are registry assets of kind ``metric`` (:mod:`cir.data.registry`), fetched by the
 project's downloader (retries, resume, checksums, offline messages) into the folder pyiqa and
 torchvision read from, ``$TORCH_HOME/hub`` (``TORCH_HOME`` defaults to ``<repository>/.cache/torch``,
-set by :func:`cir.eval.metrics.ensure_torch_home` before pyiqa is imported):
+set by :func:`ensure_torch_home` before pyiqa is imported):
 
 ==============================  ==========================  =====================================
 file                            folder (under the hub dir)  used by
@@ -34,6 +34,10 @@ Two files are also shipped inside packages from PyPI and may be used instead (``
 
 No package ships the AlexNet backbone or either BRISQUE model, so LPIPS and BRISQUE need the
 download (``snakemake --cores 1 assets``).
+
+:mod:`cir.eval.metrics` builds the metrics from these files; this module never imports it (the
+cache folder helpers :func:`project_cache_dir` and :func:`ensure_torch_home` live here and are
+re-exported there).
 """
 
 from __future__ import annotations
@@ -119,15 +123,29 @@ PACKAGE_FILES: dict[str, PackageFile] = {
 
 # --- locations -----------------------------------------------------------------------
 
+def project_cache_dir() -> Path:
+    """The project-local cache folder (``<repository>/.cache``)."""
+    return Path(__file__).resolve().parents[2] / ".cache"
+
+
+def ensure_torch_home() -> Path:
+    """Point ``TORCH_HOME`` at the project cache unless the environment already sets it.
+
+    pyiqa fixes its download folder from ``TORCH_HOME`` when it is first imported, so this
+    must run before ``import pyiqa``; torchvision reads it whenever it loads weights.
+    """
+    if not os.environ.get("TORCH_HOME"):
+        os.environ["TORCH_HOME"] = str(project_cache_dir() / "torch")
+    return Path(os.environ["TORCH_HOME"])
+
+
 def hub_dir() -> Path:
     """``$TORCH_HOME/hub``: torchvision reads ``checkpoints/`` and pyiqa ``pyiqa/`` below it.
 
-    ``TORCH_HOME`` defaults to ``<repository>/.cache/torch``, the value
-    :func:`cir.eval.metrics.ensure_torch_home` sets before pyiqa is imported; reading it here does
-    not change the environment (the Snakefile calls this while it is parsed).
+    ``TORCH_HOME`` defaults to ``<repository>/.cache/torch``, the value :func:`ensure_torch_home`
+    sets before pyiqa is imported; reading it here does not change the environment (the
+    Snakefile calls this while it is parsed).
     """
-    from cir.eval.metrics import project_cache_dir
-
     return Path(os.environ.get("TORCH_HOME") or project_cache_dir() / "torch") / "hub"
 
 

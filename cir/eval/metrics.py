@@ -29,6 +29,15 @@ PSNR and SSIM (full reference)
     pyiqa's colour conversion and the formula above. pyiqa holds the BT.601 matrix in float32
     (65.481 -> 65.48100281), so Y is off by at most ~1e-5 levels: below 1e-6 dB PSNR and 1e-8 SSIM.
 
+    Memory: both metrics work through the image in horizontal bands (:func:`band_rows`) so that a
+    6000x6000 image needs a few hundred MB beyond its two input tensors. SSIM filters each band
+    together with the ``window - 1`` rows below it that its windows reach and sums its map; PSNR
+    sums squared errors band by band (pyiqa's colour conversion, pyiqa's formula) and calls pyiqa's
+    metric as is when the image is a single band. The banded results equal the whole-image ones
+    up to the order of floating-point sums (~1e-15 relative; tested to 1e-9). A metric that still
+    runs out of memory (or fails otherwise inside torch/pyiqa) raises :class:`MetricFailedError`,
+    which evaluation and ``cir metrics`` report with the image file.
+
 LPIPS (full reference)
     pyiqa's ``lpips`` (v0.1 linear heads on torchvision's ImageNet AlexNet, inputs mapped to
     ``[-1, 1]``, spatial mean), on RGB, in float32. Weight files: :mod:`cir.eval.assets`.
@@ -64,28 +73,38 @@ NIQE, BRISQUE, PIQE (no reference: one image each)
 A metric whose weight file is missing raises :class:`~cir.eval.assets.MetricUnavailableError`
 naming the file, its place and the Snakemake target that fetches it; evaluation records such a
 metric as ``"unavailable: <reason>"`` instead of a number (:func:`unavailable_value`).
+
+This module uses :mod:`cir.eval.assets` (weight files, the pyiqa cache folder); that module never
+imports this one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cir.errors import CirError, ConfigError, UnknownNameError
-from cir.eval.assets import MetricUnavailableError
+from cir.eval import assets
+# project_cache_dir and ensure_torch_home are defined in assets and stay importable from here
+from cir.eval.assets import MetricUnavailableError, ensure_torch_home, project_cache_dir  # noqa: F401
 
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
 # MATLAB rgb2gray: first row of inv([1 0.956 0.621; 1 -0.272 -0.647; 1 -1.106 1.703])
 _MATLAB_GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+# values per image channel in one band of PSNR/SSIM (8 MiB in float64; SSIM holds ~15 such maps)
+BAND_VALUES = 1 << 20
+
+
+class MetricFailedError(CirError):
+    """A metric failed on one image (out of memory, or an error inside torch/pyiqa); callers add
+    the image file to the message."""
 
 
 @dataclass(frozen=True)
@@ -211,22 +230,6 @@ def sr_metric_specs(scale: int) -> list[MetricSpec]:
     return convention_specs("dckd_sr", scale)
 
 
-def project_cache_dir() -> Path:
-    """The project-local cache folder (``<repository>/.cache``)."""
-    return Path(__file__).resolve().parents[2] / ".cache"
-
-
-def ensure_torch_home() -> Path:
-    """Point ``TORCH_HOME`` at the project cache unless the environment already sets it.
-
-    pyiqa fixes its download folder from ``TORCH_HOME`` when it is first imported, so this
-    must run before ``import pyiqa``; torchvision reads it whenever it loads weights.
-    """
-    if not os.environ.get("TORCH_HOME"):
-        os.environ["TORCH_HOME"] = str(project_cache_dir() / "torch")
-    return Path(os.environ["TORCH_HOME"])
-
-
 def _pyiqa():
     ensure_torch_home()
     import pyiqa
@@ -285,6 +288,24 @@ def _check_size(x: torch.Tensor, name: str, crop: int) -> None:
         raise CirError(f"{name} needs at least {need}x{need} pixels after cropping {crop}; got {h}x{w}")
 
 
+def band_rows(maps: int, width: int, values: int | None = None) -> int:
+    """Rows per horizontal band of PSNR/SSIM: ``maps`` maps (images x input channels) of ``width``
+    pixels hold about ``values`` (default :data:`BAND_VALUES`) numbers per band; at least 1."""
+    return max(1, (BAND_VALUES if values is None else values) // max(1, maps * width))
+
+
+def _check_band_rows(value: int | None) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigError(f"band_rows: expected a positive integer or None, got {value!r}")
+    return value
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text \
+        or "not enough memory" in text
+
+
 def matlab_rgb2gray(x: torch.Tensor) -> torch.Tensor:
     """MATLAB ``rgb2gray`` of uint8-level RGB in ``[0, 1]``: N x 1 x H x W gray levels / 255, float64."""
     w = torch.tensor(_MATLAB_GRAY, dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
@@ -306,6 +327,18 @@ class Metric(nn.Module):
     def full_reference(self) -> bool:
         return self.spec.full_reference
 
+    def __call__(self, x: torch.Tensor, ref: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward``; running out of memory, or an error inside torch/pyiqa, becomes
+        :class:`MetricFailedError` with the image size (callers add the file)."""
+        try:
+            return super().__call__(x, ref)
+        except (MemoryError, RuntimeError) as exc:
+            size = "x".join(str(int(s)) for s in x.shape[-2:]) if isinstance(x, torch.Tensor) else "?"
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            what = "ran out of memory" if _out_of_memory(exc) else "failed"
+            raise MetricFailedError(f"{self.name} {what} on an image of {size} pixels (height x width) "
+                                    f"({type(exc).__name__}: {detail})") from exc
+
 
 def _gaussian_1d(device: torch.device) -> torch.Tensor:
     """The normalised 1-D Gaussian whose outer product is the 11x11 SSIM window."""
@@ -315,15 +348,41 @@ def _gaussian_1d(device: torch.device) -> torch.Tensor:
     return g / g.sum()
 
 
+def _ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The SSIM map of two N x C x H x W level tensors (float64) at every "valid" window position:
+    N x C x (H - 10) x (W - 10)."""
+    c = x.shape[1]
+    # the five local means in one separable "valid" filtering (window fully inside the image);
+    # the 11x11 Gaussian is the outer product of the 1-D one, so this equals the 2-D filter
+    g = _gaussian_1d(x.device)
+    stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    k = stack.shape[1]
+    stack = F.conv2d(stack, g.view(1, 1, -1, 1).expand(k, 1, -1, 1), groups=k)
+    stack = F.conv2d(stack, g.view(1, 1, 1, -1).expand(k, 1, 1, -1), groups=k)
+    mu_x, mu_y, e_xx, e_yy, e_xy = stack.split(c, dim=1)
+
+    c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2
+    var_x = e_xx - mu_x * mu_x
+    var_y = e_yy - mu_y * mu_y
+    cov = e_xy - mu_x * mu_y
+    return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
+
+
 class SSIM(Metric):
-    """SSIM of images in ``[0, 1]`` (N x 3 x H x W); returns one score per image, float64."""
+    """SSIM of images in ``[0, 1]`` (N x 3 x H x W); returns one score per image, float64.
+
+    The map is computed in horizontal bands of ``band_rows`` output rows (default: from
+    :func:`band_rows`), each read with the ``window - 1`` input rows below it, and averaged at the
+    end; the result equals the whole-image computation.
+    """
 
     name = "ssim"
 
-    def __init__(self, y_channel: bool, crop_border: int):
+    def __init__(self, y_channel: bool, crop_border: int, band_rows: int | None = None):
         super().__init__(MetricSpec("ssim", y_channel, crop_border))
         self.y_channel = y_channel
         self.crop_border = crop_border
+        self.band_rows = _check_band_rows(band_rows)
 
     def _levels(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.float64)
@@ -335,48 +394,66 @@ class SSIM(Metric):
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor | None = None) -> torch.Tensor:
         _check_pair(sr, hr, "ssim")
-        x = self._levels(_crop(sr, self.crop_border))
-        y = self._levels(_crop(hr, self.crop_border))
-        if min(x.shape[-2:]) < _SSIM_WINDOW:
+        sr, hr = _crop(sr, self.crop_border), _crop(hr, self.crop_border)  # views, no copies
+        n, _, h, w = sr.shape
+        if min(h, w) < _SSIM_WINDOW:
             raise CirError(f"SSIM needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels after cropping "
-                           f"{self.crop_border}; got {tuple(x.shape[-2:])}")
-        c = x.shape[1]
-        # the five local means in one separable "valid" filtering (window fully inside the image);
-        # the 11x11 Gaussian is the outer product of the 1-D one, so this equals the 2-D filter
-        g = _gaussian_1d(x.device)
-        stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
-        k = stack.shape[1]
-        stack = F.conv2d(stack, g.view(1, 1, -1, 1).expand(k, 1, -1, 1), groups=k)
-        stack = F.conv2d(stack, g.view(1, 1, 1, -1).expand(k, 1, 1, -1), groups=k)
-        mu_x, mu_y, e_xx, e_yy, e_xy = stack.split(c, dim=1)
-
-        c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2
-        var_x = e_xx - mu_x * mu_x
-        var_y = e_yy - mu_y * mu_y
-        cov = e_xy - mu_x * mu_y
-        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
-            (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
-        return ssim_map.mean(dim=(1, 2, 3))
+                           f"{self.crop_border}; got {(h, w)}")
+        channels = 1 if self.y_channel else 3
+        out_h, out_w = h - _SSIM_WINDOW + 1, w - _SSIM_WINDOW + 1
+        rows = self.band_rows or band_rows(n * 3, w)
+        total = torch.zeros(n, dtype=torch.float64, device=sr.device)
+        for top in range(0, out_h, rows):
+            reach = min(top + rows, out_h) + _SSIM_WINDOW - 1  # the input rows this band's windows cover
+            x = self._levels(sr[..., top:reach, :])
+            y = self._levels(hr[..., top:reach, :])
+            total += _ssim_map(x, y).sum(dim=(1, 2, 3))
+        return total / (channels * out_h * out_w)
 
 
 class PSNR(Metric):
-    """pyiqa's PSNR on ``[0, 1]`` images (N x 3 x H x W), run in float64; one score per image."""
+    """pyiqa's PSNR on ``[0, 1]`` images (N x 3 x H x W), run in float64; one score per image.
+
+    An image taller than one band (``band_rows``, default from :func:`band_rows`) is scored band
+    by band with pyiqa's colour conversion and formula: squared errors are summed per band and
+    the PSNR is taken of their mean, which equals pyiqa's whole-image value.
+    """
 
     name = "psnr"
 
-    def __init__(self, y_channel: bool, crop_border: int, device: torch.device):
+    def __init__(self, y_channel: bool, crop_border: int, device: torch.device, band_rows: int | None = None):
         super().__init__(MetricSpec("psnr", y_channel, crop_border))
+        self.y_channel = y_channel
         self.crop_border = crop_border
+        self.band_rows = _check_band_rows(band_rows)
         # eps=0: an exact match scores inf, as in BasicSR, instead of a capped value.
         self.net = _pyiqa().create_metric(
             "psnr", test_y_channel=y_channel, color_space="ycbcr", crop_border=0, eps=0.0,
             device=device)
 
+    def _levels(self, x: torch.Tensor) -> torch.Tensor:
+        """What pyiqa's psnr compares (data range 1): Y of BT.601 studio range, or RGB."""
+        x = x.to(torch.float64)
+        if self.y_channel:
+            from pyiqa.utils.color_util import to_y_channel
+
+            return to_y_channel(x, 1.0, "ycbcr")
+        return x
+
     def forward(self, sr: torch.Tensor, hr: torch.Tensor | None = None) -> torch.Tensor:
         _check_pair(sr, hr, "psnr")
-        x = _crop(sr, self.crop_border).to(torch.float64)
-        y = _crop(hr, self.crop_border).to(torch.float64)
-        return self.net(x, y).reshape(-1).to(torch.float64)
+        sr, hr = _crop(sr, self.crop_border), _crop(hr, self.crop_border)  # views, no copies
+        n, _, h, w = sr.shape
+        channels = 1 if self.y_channel else 3
+        rows = self.band_rows or band_rows(n * 3, w)
+        if rows >= h:
+            return self.net(sr.to(torch.float64), hr.to(torch.float64)).reshape(-1).to(torch.float64)
+        squared = torch.zeros(n, dtype=torch.float64, device=sr.device)
+        for top in range(0, h, rows):
+            diff = self._levels(sr[..., top:top + rows, :]) - self._levels(hr[..., top:top + rows, :])
+            squared += (diff * diff).sum(dim=(1, 2, 3))
+        mse = squared / (channels * h * w)
+        return 10 * torch.log10(1.0 / mse)  # pyiqa: 10 log10(data_range^2 / (mse + eps)), eps = 0
 
 
 class LPIPS(Metric):
@@ -386,8 +463,6 @@ class LPIPS(Metric):
 
     def __init__(self, spec: MetricSpec, device: torch.device):
         super().__init__(spec)
-        from cir.eval import assets
-
         heads, backbone = assets.lpips_files()
         self.weights = f"{heads.name} + {backbone.name}"
         _pyiqa()
@@ -432,9 +507,7 @@ class NIQE(_NoReference):
 
     def __init__(self, spec: MetricSpec, device: torch.device):
         super().__init__(spec)
-        from cir.eval.assets import load_niqe_params
-
-        params = load_niqe_params()
+        params = assets.load_niqe_params()
         self.weights = params.source
         self.register_buffer("mu", torch.from_numpy(params.mu).to(device))
         self.register_buffer("cov", torch.from_numpy(params.cov).to(device))
@@ -452,10 +525,8 @@ class BRISQUE(_NoReference):
 
     def __init__(self, spec: MetricSpec, device: torch.device):
         super().__init__(spec)
-        from cir.eval.assets import load_brisque_svr
-
         self.name = spec.name
-        sv_coef, sv, self.weights = load_brisque_svr(spec.name)
+        sv_coef, sv, self.weights = assets.load_brisque_svr(spec.name)
         if spec.name == "brisque":  # LIVE release (pyiqa version='original')
             self.version, self.gamma, self.rho, self.scale = "original", 0.05, -153.591, 1.0
         else:  # MATLAB brisque() (pyiqa version='matlab')
@@ -490,9 +561,7 @@ def build_metric(spec: MetricSpec, device: str | torch.device = "cpu") -> Metric
     """
     device = torch.device(device)
     _pyiqa()  # sets TORCH_HOME first; pyiqa supplies the colour conversion of PSNR/SSIM
-    from cir.eval.assets import no_downloads
-
-    with no_downloads(spec.name):
+    with assets.no_downloads(spec.name):
         if spec.name == "psnr":
             metric: Metric = PSNR(spec.y_channel, spec.crop_border, device)
         elif spec.name == "ssim":

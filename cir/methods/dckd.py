@@ -23,12 +23,13 @@ import torch
 
 from cir.data.degrade import Degrader
 from cir.engine.ema import ModelEMA
-from cir.engine.history import HistoryModel
+from cir.methods.history import HistoryModel
 from cir.errors import ConfigError
 from cir.losses import l1
 from cir.losses.contrastive import ratio_contrastive
 from cir.losses.distribution import dmm_cross_entropy
-from cir.methods.base import Method
+from cir.engine.method import Method
+from cir.methods.catalog import defaults as _defaults
 
 
 def scaled_schedule(schedule, scale: float) -> list[list[int]]:
@@ -47,34 +48,9 @@ def scaled_schedule(schedule, scale: float) -> list[list[int]]:
 
 class DCKD(Method):
     name = "dckd"
-    needs_teacher = True
+    teacher_names = ("teacher",)
     loss_names = ("rec", "kd", "dcl", "ce")
-    defaults: dict[str, Any] = {  # noqa: RUF012 - read-only table of option defaults
-        "w_rec": 1.0,                 # eq. (10)
-        "w_kd": 1.0,                  # eq. (10)
-        "w_dcl": 0.1,                 # lambda_dcl, Sec. Implementation / Table 7
-        "w_ce": 0.001,                # lambda_ce, Table 7
-        "dcr": True,                  # Table 5 switches
-        "dmm": True,
-        "num_negatives": 5,           # N, "default 5" (Fig. 8)
-        "clean_negative": True,       # public code: the clean LR is one of the N history inputs
-        "degradation": "noise",       # Table 6: blur | noise | resize | mix; released configs: noise
-        "history_alpha": 0.1,         # eq. (6) alpha; public code his <- 0.1 his + 0.9 src
-        "history_source": "ema",      # public code: the student's EMA copy; "student": live weights
-        "source_ema_decay": 0.999,    # decay of that EMA copy (public code)
-        "history_schedule": [[0, 1000], [100000, 2000], [200000, 3000]],  # update step s grows
-        "level_weights": [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0],             # lambda_i, public code
-        "double_softmax": False,      # public code's second log-softmax in L_ce (off = paper)
-        "encoder_weights": None,      # path of the official VQGAN f16 checkpoint
-        "encoder_stand_in": False,    # True: random encoder weights, recorded as a stand-in
-        "encoder_input_range": "0_1",  # public code feeds [0, 1] images to the encoder
-        "encoder_stand_in_ch": None,  # narrower random stand-in for small CPU presets (recorded)
-        # Multiplies the iteration counts above (history schedule; the EMA horizon of the source
-        # copy), which the paper states for 2.5e5 iterations; shorter presets set it to their
-        # length / 2.5e5 so that the history model moves as it does, relative to training, in
-        # the paper.
-        "iteration_scale": 1.0,
-    }
+    defaults: dict[str, Any] = _defaults("dckd")   # every option, with its source: cir/methods/catalog.py
 
     def __init__(self, student, teacher=None, options=None, *, where="options"):
         super().__init__(student, teacher, options, where=where)
@@ -103,13 +79,6 @@ class DCKD(Method):
                 input_range=o["encoder_input_range"], stand_in_ch=o["encoder_stand_in_ch"])
 
     # -- devices and state ---------------------------------------------------------------------
-    def to(self, device):
-        super().to(device)
-        for m in (self.encoder, self.history, self.source_ema.shadow if self.source_ema else None):
-            if m is not None:
-                m.to(device)
-        return self
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "history": self.history.state_dict() if self.history else None,
@@ -122,13 +91,15 @@ class DCKD(Method):
         if self.source_ema is not None:
             self.source_ema.load_state_dict(state["source_ema"])
 
-    def timed_modules(self):
-        parts = {}
+    def frozen(self):
+        nets = super().frozen()
         if self.history is not None:
-            parts["history_forward"] = self.history.model
+            nets["history"] = self.history.model
+        if self.source_ema is not None:
+            nets["source_ema"] = self.source_ema.shadow
         if self.encoder is not None:
-            parts["encoder_forward"] = self.encoder
-        return parts
+            nets["encoder"] = self.encoder
+        return nets
 
     def after_step(self, step: int) -> None:
         if self.history is None:

@@ -32,6 +32,7 @@ from torch import nn
 from cir.data.upcycling import OPS, augment, check_ops_names, draw_ops, invert, zoom_in, zoom_out
 from cir.errors import ConfigError
 from cir.losses import l1
+from cir.methods.catalog import defaults as _defaults
 from cir.methods.dckd import DCKD
 
 
@@ -49,20 +50,7 @@ def captured_outputs(module: nn.Module) -> Iterator[list[torch.Tensor]]:
 class DCKDStar(DCKD):
     name = "dckd_star"
     loss_names = (*DCKD.loss_names, "lc", "zoom_in", "zoom_out_rec", "zoom_out_kd")
-    defaults: dict[str, Any] = {  # noqa: RUF012 - read-only table of option defaults
-        **DCKD.defaults,
-        "label_consistency": True,  # public DCKD configs (train_SwinIR_SRx{2,3,4}_DCKD.yml): lcr_opt
-        "w_lc": 1.0,                # lcr_opt loss_weight 1.0 (public DCKD configs)
-        "lc_prob": 0.5,             # noisy.prob 0.5 per operation (public DCKD configs)
-        "aug_ops": list(OPS),       # inversion, h-flip, v-flip, transpose (public DCKD and DUKD code)
-        "zoom_in": True,            # DUKD data upcycling (all public DUKD configs)
-        "zoom_in_cells": 1,         # DUKD n_gt_sub [1] in its x4 configs ([2] only for EDSR x2)
-        "w_zoom_in": 1.0,           # DUKD scores zoom-in with its KD criterion, kd_opt loss_weight 1.0
-        "zoom_in_prob": 0.3,        # DUKD noisy.prob: 0.3 (SwinIR x4, EDSR, RCAN x3); RCAN x4 config: 0
-        "zoom_out": False,          # DUKD zoom_out: false in its SwinIR x4 and RCAN x4 configs
-        "w_zoom_out_rec": 1.0,      # DUKD uses its pixel criterion: 1.0 (RCAN x4), 5.0 (SwinIR/EDSR)
-        "w_zoom_out_kd": 1.0,       # DUKD kd_opt loss_weight 1.0
-    }
+    defaults: dict[str, Any] = _defaults("dckd_star")   # options and their sources: cir/methods/catalog.py
 
     def __init__(self, student, teacher=None, options=None, *, where="options"):
         super().__init__(student, teacher, options, where=where)

@@ -32,16 +32,13 @@ from torch import nn
 from cir.errors import CirError, ConfigError
 from cir.losses import l1
 from cir.losses.affinity import affinity_loss
-from cir.methods.base import Method
+from cir.engine.method import Method
+# Official FAKD code settings (see the module docstring for the files) live with the option table.
+from cir.methods.catalog import FAKD_ALPHA, FAKD_FA_WEIGHT, FAKD_N_LAYERS, FAKD_RGB_RANGE  # noqa: F401
+from cir.methods.catalog import FAKD_W_FA as W_FA_DEFAULT
+from cir.methods.catalog import defaults as _defaults
 from cir.models.taps import FeatureTaps, check_layer_names, default_tap_layers, detect_arch, match_layers
 
-# Official FAKD code settings (see the module docstring for the files).
-FAKD_ALPHA = 0.5            # teacher-supervision weight; ground-truth weight is 1 - alpha
-FAKD_FA_WEIGHT = 10.0       # "10*SA": weight of the summed spatial-affinity losses
-FAKD_N_LAYERS = 3           # "--features [1,2,3]": three tapped feature maps
-FAKD_RGB_RANGE = 255.0      # pixel losses computed on 0..255 intensities
-# The same balance for 0..1 images, pixel weights 1, affinity averaged over layers.
-W_FA_DEFAULT = FAKD_FA_WEIGHT * FAKD_N_LAYERS / (FAKD_ALPHA * FAKD_RGB_RANGE)   # = 60/255 ~ 0.235
 
 
 def resolve_layer_pairs(layers: Any, teacher: nn.Module, student: nn.Module,
@@ -76,15 +73,9 @@ def resolve_layer_pairs(layers: Any, teacher: nn.Module, student: nn.Module,
 
 class FAKD(Method):
     name = "fakd"
-    needs_teacher = True
+    teacher_names = ("teacher",)
     loss_names = ("rec", "kd", "fa")
-    defaults: ClassVar[dict[str, Any]] = {
-        "w_rec": 1.0,               # L1 to ground truth (DCKD eq. 2)
-        "w_kd": 1.0,                # L1 to the teacher's output (DCKD eq. 3)
-        "w_fa": W_FA_DEFAULT,       # affinity term, averaged over layers
-        "layers": "auto",           # or [[teacher_layer, student_layer], ...]
-        "fa_downsample": 1,         # max-pool factor before the affinity; 1 = paper
-    }
+    defaults: ClassVar[dict[str, Any]] = _defaults("fakd")   # options: cir/methods/catalog.py
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None = None,
                  options: dict[str, Any] | None = None, *, where: str = "options"):

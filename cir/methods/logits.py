@@ -6,14 +6,15 @@ DCKD eqs. (2)-(3); the "Logits" row of its Table 2.
 from __future__ import annotations
 
 from cir.losses import l1
-from cir.methods.base import Method
+from cir.engine.method import Method
+from cir.methods.catalog import defaults as _defaults
 
 
 class LogitsKD(Method):
     name = "logits"
-    needs_teacher = True
+    teacher_names = ("teacher",)
     loss_names = ("rec", "kd")
-    defaults = {"w_rec": 1.0, "w_kd": 1.0}
+    defaults = _defaults("logits")
 
     def training_step(self, batch, step):
         lq, gt = batch["lq"], batch["gt"]

@@ -58,7 +58,10 @@ from torch import nn
 
 from cir.errors import CirError, ConfigError
 from cir.losses import l1
-from cir.methods.base import Method
+from cir.engine.method import Method
+from cir.methods.catalog import MIPKD_LAMBDA_BLOCK as LAMBDA_BLOCK
+from cir.methods.catalog import MIPKD_LAMBDA_FEAT as LAMBDA_FEAT
+from cir.methods.catalog import defaults as _defaults
 from cir.methods.fakd import resolve_layer_pairs
 from cir.models.mixers import (
     MASK_MODES,
@@ -74,8 +77,7 @@ from cir.models.taps import FeatureTaps
 # summaries): lambda_feat = 1 and lambda_block = 0.1 performed best. Reconstruction and output-KD
 # terms have weight 1, as in the BasicSR KD code of the same authors' DUKD (github.com/yun224/DUKD,
 # options/*.yml: pixel_opt and kd_opt L1Loss, loss_weight 1.0) and in DCKD eq. (10).
-LAMBDA_FEAT = 1.0
-LAMBDA_BLOCK = 0.1
+# (lambda_feat, lambda_block: see cir/methods/catalog.py)
 PROBE_SIZE = 16     # side of the blank image used once to read the tapped features' widths
 
 
@@ -94,22 +96,9 @@ def _probe_channels(model: nn.Module, names: list[str]) -> list[int]:
 
 class MiPKD(Method):
     name = "mipkd"
-    needs_teacher = True
+    teacher_names = ("teacher",)
     loss_names = ("rec", "kd", "feat", "ae", "block")
-    defaults: ClassVar[dict[str, Any]] = {
-        "w_rec": 1.0,                 # L1 to ground truth (DCKD eq. 2; authors' framework weight 1)
-        "w_kd": 1.0,                  # L1 to the teacher's output (logits-KD, weight 1)
-        "w_feat": LAMBDA_FEAT,        # lambda_feat, paper Table 10
-        "w_block": LAMBDA_BLOCK,      # lambda_block, paper Table 10
-        "w_ae": 1.0,                  # auto-encoder loss (Table 8); weight not given: cir default
-        "feature_mixer": True,        # paper Table 5 switches
-        "block_mixer": True,
-        "layers": "auto",             # or [[teacher_layer, student_layer], ...]
-        "mask": "3d",                 # "random 3D masking" (Table 9); "spatial": one draw per pixel
-        "mask_ratio": 0.5,            # share of latent entries taken from the teacher; not given: cir default
-        "student_block_prob": 0.5,    # P(R_k = 1), the student's block is used; not given: cir default
-        "latent_channels": None,      # latent width; None = the teacher's width at each position
-    }
+    defaults: ClassVar[dict[str, Any]] = _defaults("mipkd")   # options: cir/methods/catalog.py
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None = None,
                  options: dict[str, Any] | None = None, *, where: str = "options"):
@@ -170,24 +159,9 @@ class MiPKD(Method):
             self.block_index[side] = index
 
     # -- what the trainer calls -------------------------------------------------------------------
-    def trainable_parameters(self) -> Iterable[nn.Parameter]:
-        return itertools.chain(self.student.parameters(), self.mixers.parameters())
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"mixers": self.mixers.state_dict()} if len(self.mixers) else {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if not len(self.mixers):
-            super().load_state_dict(state)
-            return
-        if "mixers" not in state:
-            raise ValueError(f"method 'mipkd': the checkpoint has no mixer weights (keys {sorted(state)})")
-        self.mixers.load_state_dict(state["mixers"])
-
-    def to(self, device: torch.device) -> MiPKD:
-        super().to(device)
-        self.mixers.to(device)
-        return self
+    def trainable(self) -> dict[str, list[nn.Module]]:
+        """The mixers train with the student (one optimiser, group ``g``)."""
+        return {"g": [self.student, self.mixers] if len(self.mixers) else [self.student]}
 
     # -- the loss ---------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:

@@ -6,13 +6,14 @@ Used for teacher pretraining and for the "Scratch" student row of DCKD Table 2.
 from __future__ import annotations
 
 from cir.losses import l1
-from cir.methods.base import Method
+from cir.engine.method import Method
+from cir.methods.catalog import defaults as _defaults
 
 
 class Supervised(Method):
     name = "supervised"
     loss_names = ("rec",)
-    defaults = {"w_rec": 1.0}
+    defaults = _defaults("supervised")
 
     def training_step(self, batch, step):
         sr = self.student(batch["lq"])

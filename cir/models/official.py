@@ -18,6 +18,7 @@ def import_official(weights: str | Path, backbone: str, scale: int, out: str | P
     meta = {
         "name": f"official/x{scale}/{backbone}",
         "method": "official",
+        "role": "teacher",
         "source": "official pretrained release",
         "weights_file": str(weights),
         "weights_sha256": digest,

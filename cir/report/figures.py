@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cir.errors import CirError
+from cir.paper.defs import figure_defs
 from cir.utils.io import atomic_path, write_text
 
 
@@ -37,19 +38,13 @@ class FigureSpec:
         return list(dict.fromkeys(e for p in self.panels for e in p.points.values()))
 
 
-FIGURES: dict[str, FigureSpec] = {
-    "fig8": FigureSpec(
-        id="fig8",
-        title="DCKD Fig. 8: number of negatives and initial update step (RCAN ×2)",
-        panels=(
-            SweepPanel("(a) number of negative samples", "N", {1: "dckd_neg1", 3: "dckd_neg3", 5: "dckd",
-                                                               7: "dckd_neg7"}),
-            SweepPanel("(b) initial update step of the history model", "initial step s",
-                       {500: "dckd_step500", 1000: "dckd", 2000: "dckd_step2000"}),
-        ),
-        note="The paper prints Fig. 8 as a plot without values; only our numbers are shown.",
-    ),
-}
+def _figure_from_def(fid: str, d: dict) -> FigureSpec:
+    return FigureSpec(id=fid, title=d["title"], note=d.get("note", ""),
+                      panels=tuple(SweepPanel(p["title"], p["xlabel"], dict(p["points"])) for p in d["panels"]))
+
+
+# Sweep figures, defined as data in cir/paper/<paper>/tables.yaml.
+FIGURES: dict[str, FigureSpec] = {fid: _figure_from_def(fid, d) for fid, d in figure_defs().items()}
 
 
 def sweep_table(spec: FigureSpec, summaries: Mapping[str, dict]) -> pd.DataFrame:

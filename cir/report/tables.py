@@ -18,6 +18,7 @@ import pandas as pd
 from cir.errors import CirError, UnknownNameError
 from cir.eval.metrics import is_unavailable
 from cir.paper import load_paper_table, paper_table_path
+from cir.paper.defs import table_defs
 from cir.report.markdown import render_markdown
 from cir.report.spec import (
     STATUS_NOT_BUILT,
@@ -32,62 +33,14 @@ from cir.utils.io import atomic_path, write_text
 
 RowKey = tuple[Any, ...]
 
-_SR_METHODS = {
-    "teacher": "Teacher",
-    "scratch": "Scratch",
-    "logits": "Logits",
-    "fakd": "FAKD",
-    "mipkd": "MiPKD",
-    "dckd": "DCKD",
-    "dckd_star": "DCKD*",
-}
+def _spec_from_def(d: dict) -> TableSpec:
+    return TableSpec(id=d["id"], paper_key=d["paper_key"], title=d["title"], test_sets=tuple(d["test_sets"]),
+                     methods=dict(d["rows"]), backbones=dict(d["backbones"]), metrics=tuple(d["metrics"]),
+                     notes=tuple(d.get("notes", ())))
 
-TABLES: dict[str, TableSpec] = {
-    "table2": TableSpec(
-        id="table2",
-        paper_key="dckd/table2",
-        title="DCKD Table 2: image super-resolution (PSNR/SSIM)",
-        test_sets=("Set5", "Set14", "BSD100", "Urban100"),
-        methods=_SR_METHODS,
-        backbones={"swinir": "SwinIR", "rcan": "RCAN"},
-        notes=(
-            "Paper: the FAKD results on SwinIR are from the DCKD authors' reproduction experiments.",
-            "Paper: DCKD* (DCKD combined with DUKD) is reported only for ×4.",
-            "Ours: MiPKD is rebuilt from the MiPKD paper's description (no public code was found); "
-            "the settings it does not state are marked as such in cir/methods/mipkd.py.",
-        ),
-    ),
-    # DCKD's SR ablations: RCAN x2, Set14 and Urban100; rows are config.yaml experiments.
-    "table5": TableSpec(
-        id="table5",
-        paper_key="dckd/table5",
-        title="DCKD Table 5: ablation of DCR and DMM (RCAN ×2)",
-        test_sets=("Set14", "Urban100"),
-        methods={"logits": "DCR ✗ / DMM ✗ (Logits)", "dckd_dcr": "DCR ✓ / DMM ✗",
-                 "dckd_dmm": "DCR ✗ / DMM ✓", "dckd": "DCR ✓ / DMM ✓ (DCKD)"},
-        backbones={"rcan": "RCAN"},
-    ),
-    "table6": TableSpec(
-        id="table6",
-        paper_key="dckd/table6",
-        title="DCKD Table 6: degradation of the negatives' inputs (RCAN ×2)",
-        test_sets=("Set14", "Urban100"),
-        methods={"dckd_blur": "Random blur", "dckd": "Random noise (DCKD)", "dckd_resize": "Random resize",
-                 "dckd_mix": "Random mix"},
-        backbones={"rcan": "RCAN"},
-    ),
-    "table7": TableSpec(
-        id="table7",
-        paper_key="dckd/table7",
-        title="DCKD Table 7: balancing weights λdcl and λce (RCAN ×2)",
-        test_sets=("Urban100",),
-        methods={"dckd_dcl_001": "λdcl = 0.01", "dckd": "λdcl = 0.1, λce = 0.001 (DCKD)",
-                 "dckd_dcl_1": "λdcl = 1", "dckd_ce_00001": "λce = 0.0001", "dckd_ce_001": "λce = 0.01"},
-        backbones={"rcan": "RCAN"},
-        notes=("Paper: Table 7 prints one PSNR/SSIM per setting without naming the test set; its "
-               "default-setting value equals DCKD's Urban100 result, so it is stored as Urban100.",),
-    ),
-}
+
+# Every paper table, defined as data in cir/paper/<paper>/tables.yaml.
+TABLES: dict[str, TableSpec] = {tid: _spec_from_def(d) for tid, d in table_defs().items()}
 
 
 def get_table_spec(name: str) -> TableSpec:

@@ -16,3 +16,11 @@ def run_step(action: Callable[[], object]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def parse_named_path(item: str, what: str) -> tuple[str, str]:
+    """``NAME=PATH`` -> ``(NAME, PATH)``; ``what`` names the option in the error."""
+    name, sep, path = str(item).partition("=")
+    if not sep or not name or not path:
+        raise CirError(f"{what} {item!r}: expected NAME=PATH")
+    return name, path

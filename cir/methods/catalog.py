@@ -1,0 +1,150 @@
+"""What every method accepts, without importing torch: option defaults and their schemas, the
+trainable groups, the weight files of frozen loss networks.
+
+The configuration check (:mod:`cir.config`) validates each experiment's ``options`` against these
+schemas, so ``snakemake -n`` rejects a misspelt or ill-typed option with its key path, long before a
+job builds the method. The method classes take their ``defaults`` from here: one table, two users.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# JSON-schema fragments for the option types used below
+NUMBER = {"type": "number", "minimum": 0}
+BOOL = {"type": "boolean"}
+POS_INT = {"type": "integer", "minimum": 1}
+PROB = {"type": "number", "minimum": 0, "maximum": 1}
+LAYER_PAIRS = {"oneOf": [{"const": "auto"},
+                         {"type": "array", "minItems": 1,
+                          "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}}}]}
+NULL_OR_PATH = {"type": ["string", "null"]}
+
+# values kept here (torch-free) and imported by the method modules
+DEGRADATION_KINDS = ("blur", "noise", "resize", "mix")              # DCKD Table 6
+UPCYCLING_OPS = ("inversion", "hflip", "vflip", "transpose")         # DUKD / DCKD public code
+MIPKD_MASK_MODES = ("3d", "spatial")
+# FAKD's official settings (cir/methods/fakd.py): affinity weight 10 summed over 3 layers, teacher
+# weight 0.5, pixel losses on 0..255; the same balance for 0..1 images and averaged layers: 60/255.
+FAKD_ALPHA = 0.5            # teacher-supervision weight; ground-truth weight is 1 - alpha
+FAKD_FA_WEIGHT = 10.0       # "10*SA": weight of the summed spatial-affinity losses
+FAKD_N_LAYERS = 3           # "--features [1,2,3]": three tapped feature maps
+FAKD_RGB_RANGE = 255.0      # pixel losses computed on 0..255 intensities
+FAKD_W_FA = FAKD_FA_WEIGHT * FAKD_N_LAYERS / (FAKD_ALPHA * FAKD_RGB_RANGE)   # = 60/255 ~ 0.235
+MIPKD_LAMBDA_FEAT = 1.0     # MiPKD paper, Table 10
+MIPKD_LAMBDA_BLOCK = 0.1    # MiPKD paper, Table 10
+
+_Options = dict[str, tuple[Any, dict]]
+
+_DCKD: _Options = {
+    "w_rec": (1.0, NUMBER),                 # eq. (10)
+    "w_kd": (1.0, NUMBER),                  # eq. (10)
+    "w_dcl": (0.1, NUMBER),                 # lambda_dcl, Sec. Implementation / Table 7
+    "w_ce": (0.001, NUMBER),                # lambda_ce, Table 7
+    "dcr": (True, BOOL),                    # Table 5 switches
+    "dmm": (True, BOOL),
+    "num_negatives": (5, POS_INT),          # N, "default 5" (Fig. 8)
+    "clean_negative": (True, BOOL),         # public code: the clean LR is one of the N history inputs
+    "degradation": ("noise", {"enum": list(DEGRADATION_KINDS)}),   # Table 6; released configs: noise
+    "history_alpha": (0.1, PROB),           # eq. (6) alpha; public code his <- 0.1 his + 0.9 src
+    "history_source": ("ema", {"enum": ["ema", "student"]}),       # public code: the student's EMA
+    "source_ema_decay": (0.999, {"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
+    "history_schedule": ([[0, 1000], [100000, 2000], [200000, 3000]],   # update step s grows
+                         {"type": "array", "minItems": 1,
+                          "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                    "items": {"type": "integer", "minimum": 0}}}),
+    "level_weights": ([1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0],   # lambda_i, public code
+                      {"type": "array", "minItems": 1, "items": NUMBER}),
+    "double_softmax": (False, BOOL),        # public code's second log-softmax in L_ce (off = paper)
+    "encoder_weights": (None, NULL_OR_PATH),  # set by the job from the preset's encoder_init
+    "encoder_stand_in": (False, BOOL),      # True: random encoder weights, recorded as a stand-in
+    "encoder_input_range": ("0_1", {"enum": ["0_1", "-1_1"]}),  # public code feeds [0, 1] images
+    "encoder_stand_in_ch": (None, {"type": ["integer", "null"], "minimum": 32, "multipleOf": 32}),
+    # Multiplies the iteration counts above (history schedule; the EMA horizon of the source copy),
+    # which the paper states for 2.5e5 iterations; the job sets it to the preset's length / 2.5e5.
+    "iteration_scale": (1.0, {"type": "number", "exclusiveMinimum": 0}),
+}
+
+_DCKD_STAR: _Options = {
+    **_DCKD,
+    "label_consistency": (True, BOOL),      # public DCKD configs: lcr_opt
+    "w_lc": (1.0, NUMBER),                  # lcr_opt loss_weight 1.0
+    "lc_prob": (0.5, PROB),                 # noisy.prob 0.5 per operation
+    "aug_ops": (list(UPCYCLING_OPS), {"type": "array", "uniqueItems": True,
+                                      "items": {"enum": list(UPCYCLING_OPS)}}),
+    "zoom_in": (True, BOOL),                # DUKD data upcycling (all public DUKD configs)
+    "zoom_in_cells": (1, POS_INT),          # DUKD n_gt_sub [1] in its x4 configs
+    "w_zoom_in": (1.0, NUMBER),             # DUKD kd_opt loss_weight 1.0
+    "zoom_in_prob": (0.3, PROB),            # DUKD noisy.prob 0.3
+    "zoom_out": (False, BOOL),              # DUKD zoom_out: false in its x4 configs
+    "w_zoom_out_rec": (1.0, NUMBER),
+    "w_zoom_out_kd": (1.0, NUMBER),
+}
+
+METHOD_OPTIONS: dict[str, _Options] = {
+    "supervised": {"w_rec": (1.0, NUMBER)},                          # DCKD eq. (2)
+    "logits": {"w_rec": (1.0, NUMBER), "w_kd": (1.0, NUMBER)},        # DCKD eqs. (2)-(3)
+    "fakd": {
+        "w_rec": (1.0, NUMBER),             # L1 to ground truth (DCKD eq. 2)
+        "w_kd": (1.0, NUMBER),              # L1 to the teacher's output (DCKD eq. 3)
+        "w_fa": (FAKD_W_FA, NUMBER),        # affinity term, averaged over layers
+        "layers": ("auto", LAYER_PAIRS),    # or [[teacher_layer, student_layer], ...]
+        "fa_downsample": (1, POS_INT),      # max-pool factor before the affinity; 1 = paper
+    },
+    "dckd": _DCKD,
+    "dckd_star": _DCKD_STAR,
+    "mipkd": {
+        "w_rec": (1.0, NUMBER),             # L1 to ground truth (DCKD eq. 2)
+        "w_kd": (1.0, NUMBER),              # L1 to the teacher's output
+        "w_feat": (MIPKD_LAMBDA_FEAT, NUMBER),
+        "w_block": (MIPKD_LAMBDA_BLOCK, NUMBER),
+        "w_ae": (1.0, NUMBER),              # auto-encoder loss (MiPKD Table 8); weight not given
+        "feature_mixer": (True, BOOL),      # MiPKD Table 5 switches
+        "block_mixer": (True, BOOL),
+        "layers": ("auto", LAYER_PAIRS),
+        "mask": ("3d", {"enum": list(MIPKD_MASK_MODES)}),
+        "mask_ratio": (0.5, PROB),          # not given in the paper: cir default
+        "student_block_prob": (0.5, PROB),  # P(R_k = 1); not given in the paper: cir default
+        "latent_channels": (None, {"type": ["integer", "null"], "minimum": 1}),
+    },
+}
+
+# Trainable groups of a method, in the order of the phases of one training step (default: the
+# student alone, group "g"). Each group gets its own optimiser, schedule and clipping.
+METHOD_GROUPS: dict[str, tuple[str, ...]] = {}
+
+# Weight files (cir.data.registry ASSETS) a method's frozen loss networks load.
+METHOD_ASSETS: dict[str, tuple[str, ...]] = {
+    "dckd": ("vqgan_imagenet_f16_1024.ckpt",),
+    "dckd_star": ("vqgan_imagenet_f16_1024.ckpt",),
+}
+
+# Methods whose options include the preset-dependent iteration scale (set by the job).
+ITERATION_SCALED = frozenset(m for m, o in METHOD_OPTIONS.items() if "iteration_scale" in o)
+
+
+def defaults(method: str) -> dict[str, Any]:
+    """Every option of ``method`` with its default value (a fresh copy)."""
+    import copy
+
+    return {k: copy.deepcopy(v[0]) for k, v in METHOD_OPTIONS[method].items()}
+
+
+def options_schema(method: str) -> dict:
+    """JSON schema of ``method``'s options mapping (no unknown keys)."""
+    return {"type": "object", "additionalProperties": False,
+            "properties": {k: v[1] for k, v in METHOD_OPTIONS[method].items()}}
+
+
+def groups(method: str) -> tuple[str, ...]:
+    return METHOD_GROUPS.get(method, ("g",))
+
+
+def register(name: str, options: _Options, groups: tuple[str, ...] = ("g",),
+             assets: tuple[str, ...] = ()) -> None:
+    """Add a method's table entries (used by methods defined outside this package, e.g. tests)."""
+    METHOD_OPTIONS[name] = options
+    if groups != ("g",):
+        METHOD_GROUPS[name] = tuple(groups)
+    if assets:
+        METHOD_ASSETS[name] = tuple(assets)
