@@ -159,8 +159,8 @@ def _check_semantics(cfg: dict, source: str) -> None:
             ms = sched.get("milestones", [])
             if ms != sorted(ms):
                 problems.append(f"{at}.{where}.milestones: {ms} must be increasing")
-            if ms and ms[-1] >= shortest:
-                problems.append(f"{at}.{where}.milestones: {ms[-1]} is not below the iteration count "
+            if ms and ms[-1] > shortest:
+                problems.append(f"{at}.{where}.milestones: {ms[-1]} is beyond the iteration count "
                                 f"({shortest}, presets.{pname}.train.*_iterations): that decay would never happen")
             if sched["name"] == "multistep" and "gamma" not in sched:
                 problems.append(f"{at}.{where}: 'gamma' is required for multistep")

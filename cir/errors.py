@@ -22,3 +22,8 @@ class UnknownNameError(CirError, KeyError):
 
 class ConfigError(CirError, ValueError):
     """A configuration value that fails validation; the message starts with the key path."""
+
+
+class DataError(CirError, ValueError):
+    """Input data (an image, a folder of images, a pair folder, a manifest) that cannot be used;
+    the message names the file or folder."""

@@ -115,7 +115,8 @@ rule job_spec:
     threads: 1
     shell:
         "{PY} workflow_scripts/write_spec.py --config {CONFIG_FILE} --preset {P} --task {wildcards.task} "
-        "--backbone {wildcards.backbone} --experiment {wildcards.exp} --out {output} > {log} 2>&1"
+        "--backbone {wildcards.backbone} --experiment {wildcards.exp} --expect {params.digest} --out {output} "
+        "> {log} 2>&1"
 
 
 def launch_args():

@@ -43,10 +43,27 @@ def write_config(path: Path, **train) -> Path:
     return path
 
 
+def write_job_spec(config: Path, out: Path, experiment: str = "scratch", task: str = "x2",
+                   backbone: str = "rcan") -> Path:
+    """The spec of a smoke-preset job, written as ``spec.json`` beside the model file ``out``."""
+    from cir import config as cfgmod
+    from cir import spec
+
+    cfg = cfgmod.load_and_validate(config)
+    return spec.write_spec(Path(out).parent / "spec.json", spec.job_spec(cfg, "smoke", task, backbone, experiment))
+
+
 def train_cmd(config: Path, train_dir: Path, out: Path, *extra: str, experiment: str = "scratch") -> list[str]:
-    return [sys.executable, str(TRAIN), "--config", str(config), "--preset", "smoke", "--scale", "2",
-            "--backbone", "rcan", "--experiment", experiment, "--train-dir", str(train_dir),
+    spec = write_job_spec(config, out, experiment)
+    return [sys.executable, str(TRAIN), "--spec", str(spec), "--train-dir", str(train_dir),
             "--out", str(out), "--threads", "1", "--device", "cpu", *extra]
+
+
+def train_smoke(config: Path, out: Path, experiment: str = "scratch", **kwargs):
+    """train_job in this process for a smoke-preset job (spec written beside ``out``)."""
+    from cir.jobs.train import train_job
+
+    return train_job(spec_path=write_job_spec(config, out, experiment), out=out, **kwargs)
 
 
 def env() -> dict[str, str]:

@@ -17,14 +17,14 @@ def cfg():
 
 def test_shipped_config_is_valid(cfg):
     cfgmod.validate(cfg)
-    assert cfg["scale"] == "demo"
+    assert cfg["preset"] == "demo"
     assert set(cfg["presets"]) >= {"smoke", "demo", "paper"}
 
 
 def test_paper_preset_holds_dckd_settings(cfg):
     p = cfgmod.preset(cfg, "paper")
     t = p["train"]
-    assert p["scales"] == [2, 3, 4] and p["backbones"] == ["swinir", "rcan"]
+    assert p["tasks"] == ["x2", "x3", "x4"] and p["backbones"] == ["swinir", "rcan"]
     assert p["data"]["train"] == ["DIV2K_train_HR"]
     assert p["data"]["test"] == ["Set5", "Set14", "BSD100", "Urban100"]
     assert t["lr_patch"] == 48 and t["batch_size"] == 16 and t["augment"] is True
@@ -45,15 +45,32 @@ def bad(cfg, path, value):
 @pytest.mark.parametrize("path,value,message", [
     (["presets", "demo", "train", "optimizer", "name"], "sgd",
      r"presets\.demo\.train\.optimizer\.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'"),
-    (["presets", "demo", "scales"], [2, 8], r"presets\.demo\.scales\.1: 8 is not allowed; allowed values: 2, 3, 4"),
-    (["presets", "demo", "backbones"], ["edsr"], r"presets\.demo\.backbones\.0: 'edsr' is not allowed"),
+    (["presets", "demo", "tasks"], ["x2", "x9"], r"presets\.demo\.tasks\.1: 'x9' does not match"),
+    (["presets", "demo", "tasks"], ["deblur"], r"presets\.demo\.tasks\.0: 'deblur': the DAG has no data preparation"),
+    (["presets", "demo", "backbones"], ["edsr"], r"presets\.demo\.models: no entry for backbone 'edsr'"),
     (["presets", "demo", "train", "lr_patch"], 2, r"presets\.demo\.train\.lr_patch: 2 is less than the minimum of 4"),
     (["presets", "demo", "train", "batchsize"], 4, r"presets\.demo\.train: unknown key\(s\) 'batchsize'; allowed keys:"),
     (["presets", "demo", "data", "test"], ["Set6"], r"presets\.demo\.data\.test\.0: 'Set6' is not a builtin data set"),
     (["presets", "paper", "data", "test"], ["Set6"], r"presets\.paper\.data\.test\.0: 'Set6' is not a download data set; allowed values: .*Set5"),
     (["experiments", "logits", "method"], "kd", r"experiments\.logits\.method: 'kd' is not allowed; allowed values: dckd, dckd_star, fakd, logits, mipkd, supervised"),
-    (["experiments", "logits", "teacher"], "scratch", r"experiments\.logits\.teacher: 'scratch' is not a teacher experiment"),
-    (["scale"], "big", r"scale: 'big' is not a preset; allowed values: smoke, demo, paper"),
+    (["experiments", "logits", "teachers"], {"teacher": "scratch"},
+     r"experiments\.logits\.teachers\.teacher: 'scratch' is not a teacher experiment"),
+    (["experiments", "logits", "teacher"], "teacher", r"experiments\.logits: unknown key\(s\) 'teacher'"),
+    (["preset"], "big", r"preset: 'big' is not a preset; allowed values: smoke, demo, .*paper"),
+    (["experiments", "dckd", "options", "w_dcll"], 0.1,
+     r"experiments\.dckd\.options: unknown key\(s\) 'w_dcll'; allowed keys: .*w_dcl"),
+    (["experiments", "dckd", "options", "degradation"], "jpeg",
+     r"experiments\.dckd\.options\.degradation: 'jpeg' is not allowed; allowed values: 'blur', 'noise'"),
+    (["experiments", "dckd", "options", "num_negatives"], 0,
+     r"experiments\.dckd\.options\.num_negatives: 0 is less than the minimum of 1"),
+    (["experiments", "fakd", "options", "w_fa"], "big", r"experiments\.fakd\.options\.w_fa: 'big' has the wrong type"),
+    (["experiments", "logits", "groups"], {"d": {"grad_clip": 1.0}},
+     r"experiments\.logits\.groups\.d: method 'logits' has no trainable group 'd'"),
+    (["experiments", "scratch", "init"], {"experiment": "nosuch"},
+     r"experiments\.scratch\.init\.experiment: 'nosuch' is not an experiment"),
+    (["experiments", "scratch", "init"], "official", r"experiments\.scratch\.init: 'official' weights exist for the teacher"),
+    (["presets", "demo", "train", "scheduler"], {"name": "multistep", "milestones": [100, 100000], "gamma": 0.5},
+     r"presets\.demo\.train\.scheduler\.milestones: 100000 is beyond the iteration count"),
     (["device"], "tpu", r"device: 'tpu' is not allowed; allowed values: 'auto', 'cpu', 'cuda'"),
 ])
 def test_bad_values_name_the_key_and_allowed_values(cfg, path, value, message):
@@ -61,12 +78,30 @@ def test_bad_values_name_the_key_and_allowed_values(cfg, path, value, message):
         cfgmod.validate(bad(cfg, path, value))
 
 
+def test_the_old_preset_key_says_what_it_became(cfg):
+    old = copy.deepcopy(cfg)
+    old["scale"] = old.pop("preset")
+    with pytest.raises(ConfigError, match=r"scale: the key that picks the preset is now 'preset' \(e\.g\. --config preset=demo\)"):
+        cfgmod.validate(old)
+
+
+def test_snakemake_dry_run_rejects_a_misspelt_method_option(tmp_path):
+    """A typo in a method option fails at `snakemake -n`, with its key path, not hours into a run."""
+    conf = yaml.safe_load((ROOT / "config.yaml").read_text())
+    conf["experiments"]["dckd"]["options"]["w_dlc"] = 0.1
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(conf))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", str(tmp_path / "typo.yaml"),
+                           "-n", "results/tables/table2.csv"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "experiments.dckd.options: unknown key(s) 'w_dlc'" in proc.stdout + proc.stderr
+
+
 def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
     conf = yaml.safe_load((ROOT / "config.yaml").read_text())
     conf["presets"]["smoke"]["train"]["optimizer"]["name"] = "sgd"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(conf))
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--configfile", str(tmp_path / "bad.yaml"),
-                           "--config", "scale=smoke", "-n", "results/tables/table2.csv"],
+                           "--config", "preset=smoke", "-n", "results/tables/table2.csv"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "presets.smoke.train.optimizer.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'" in (
@@ -85,7 +120,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
 
 def test_paper_dry_run_lists_the_full_dag():
     # the command line of the README
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "scale=paper", "-n",
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "preset=paper", "-n",
                            "results/tables/table2.csv"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
@@ -97,18 +132,19 @@ def test_paper_dry_run_lists_the_full_dag():
     # Scratch, Logits, FAKD, MiPKD, DCKD x 2 backbones x 3 scales, + DCKD* at x4 only
     assert counts["train_student"] == 32
     assert counts["evaluate"] == 38
-    assert counts["table2"] == 1
+    assert counts["job_spec"] == 32                # every trained network has a spec (imported teachers: none)
+    assert counts["paper_table"] == 1
     assert "gpu=1" in out  # training and evaluation jobs ask for a GPU at paper scale
 
 
 @pytest.mark.parametrize("target, job, students", [
-    ("results/tables/table5.csv", "ablation_table", 4),   # Logits, DCR only, DMM only, DCKD
-    ("results/tables/table6.csv", "ablation_table", 4),   # blur, noise (= DCKD), resize, mix
-    ("results/tables/table7.csv", "ablation_table", 5),   # DCKD + 2 lambda_dcl + 2 lambda_ce values
-    ("results/figures/fig8.png", "fig8", 6),              # N = 1, 3, 5, 7; initial step 500, 2000
+    ("results/tables/table5.csv", "paper_table", 4),   # Logits, DCR only, DMM only, DCKD
+    ("results/tables/table6.csv", "paper_table", 4),   # blur, noise (= DCKD), resize, mix
+    ("results/tables/table7.csv", "paper_table", 5),   # DCKD + 2 lambda_dcl + 2 lambda_ce values
+    ("results/figures/fig8.png", "sweep_figure", 6),   # N = 1, 3, 5, 7; initial step 500, 2000
 ])
 def test_paper_dry_run_of_the_ablations(target, job, students):
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "scale=paper", "-n", target],
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "preset=paper", "-n", target],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout

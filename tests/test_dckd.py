@@ -105,13 +105,15 @@ def test_iteration_scale_shortens_history_schedule_and_ema_horizon():
 
 def test_train_job_options_scale_with_the_preset():
     from cir import config as cfgmod
-    from cir.experiment import method_options
+    from cir.jobs.train import method_options
+    from cir.spec import job_spec
 
     cfg = cfgmod.load_and_validate()
     demo = cfgmod.preset(cfg, "demo")
-    opts = method_options(cfg["experiments"]["dckd"], demo, None)
+    opts = method_options(job_spec(cfg, "demo", "x4", "rcan", "dckd"), None)
     assert opts["iteration_scale"] == demo["train"]["student_iterations"] / 250000
     assert opts["encoder_stand_in"] is True and opts["encoder_weights"] is None
-    paper = cfgmod.preset(cfg, "paper")
-    opts = method_options(cfg["experiments"]["dckd"], paper, "data/weights/vqgan_imagenet_f16_1024.ckpt")
+    weights = "data/weights/vqgan_imagenet_f16_1024.ckpt"
+    opts = method_options(job_spec(cfg, "paper", "x4", "rcan", "dckd"), weights)
     assert opts["iteration_scale"] == 1.0 and opts["encoder_stand_in"] is False
+    assert opts["encoder_weights"] == weights

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from cir.errors import ConfigError
-from cir.methods import METHOD_ASSETS, get_method
+from cir.methods import get_method
+from cir.methods.catalog import METHOD_ASSETS
 from cir.models import build_model
 
 TINY = {"n_resgroups": 1, "n_resblocks": 1, "n_feats": 8, "reduction": 4}

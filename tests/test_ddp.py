@@ -10,6 +10,10 @@ so the tolerance is 1e-6, far below the size of one optimiser step (lr = 2e-3 he
 batch split, a missing all-reduce or a per-rank sum instead of a mean changes weights by the
 size of the updates themselves (checked: ``test_tolerance_separates_a_wrong_split``).
 
+The small adversarial method of tests/_adversarial.py adds a critic, a second trainable group
+with its own optimiser whose gradients the trainer averages by hand: both groups must stay
+identical across ranks and match one process.
+
 MiPKD runs with options that draw no random numbers (mask ratio 0, always the student's
 blocks), so that its mixers - trainable parameters outside the student, averaged by the trainer
 rather than by DDP - are compared too. DCKD draws its degradations per rank: its two-rank run is
@@ -27,7 +31,8 @@ import sys
 import pytest
 import torch
 import torch.multiprocessing as mp
-from _train_cli import env, train_cmd, wait_for_step, write_config, write_pairs
+from _adversarial import TinyAdversarial  # noqa: F401 - registers the method in every rank process
+from _train_cli import env, train_cmd, train_smoke, wait_for_step, write_config, write_pairs
 
 from cir.data.paired import PatchSampler
 from cir.engine import Trainer, TrainSettings
@@ -47,6 +52,7 @@ METHODS = {  # name -> (student groups, teacher groups or None, options)
     "logits": (1, 1, {}),
     "mipkd": (2, 4, {"mask_ratio": 0.0, "student_block_prob": 1.0}),
     "dckd": (1, 1, DCKD_OPTIONS),
+    "tiny_adversarial": (1, None, {}),   # two trainable groups: the student and a critic (tests/_adversarial.py)
 }
 
 
@@ -76,7 +82,8 @@ def make_trainer(method, pairs, run_dir, parallel=None):
 def final_state(trainer):
     clone = {k: v.detach().clone() for k, v in trainer.student.state_dict().items()}
     return {"student": clone, "ema": {k: v.clone() for k, v in trainer.ema.state_dict().items()},
-            "trainable": [p.detach().clone() for p in trainer.method.trainable_parameters()],
+            "trainable": [p.detach().clone() for g in trainer.method.groups
+                          for p in trainer.method.trainable_parameters(g)],
             "method": list(ddp._tensors(trainer.method.state_dict())), "step": trainer.step}
 
 
@@ -147,7 +154,7 @@ def assert_ranks_agree(r0, r1):
         assert all(torch.equal(a, b) for a, b in zip(r0[part], r1[part])), part
 
 
-@pytest.mark.parametrize("method", ["supervised", "logits", "mipkd"])
+@pytest.mark.parametrize("method", ["supervised", "logits", "mipkd", "tiny_adversarial"])
 def test_two_ranks_match_one_process(tmp_path, pairs, spawned, method):
     single = make_trainer(method, pairs, tmp_path / "single")
     single.fit(tmp_path / "single" / "model.pt")
@@ -234,11 +241,8 @@ def test_torchrun_launch_stops_on_signal_and_resumes(tmp_path, pairs):
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resumed from {out.parent / 'checkpoints' / 'last.pt'} at step {state['step']}" in done.stderr
 
-    from cir.experiment import train_job
-
-    ref = train_job(config_path=cfg, preset_name="smoke", scale=2, backbone="rcan", experiment_name="scratch",
-                    train_dirs=[pairs], val_dir=None, out=tmp_path / "single" / "model.pt", threads=1,
-                    device="cpu", progress=False)
+    ref = train_smoke(cfg, tmp_path / "single" / "model.pt", train_dirs=[pairs], val_dir=None, threads=1,
+                      device="cpu", progress=False)
     a = torch.load(out, weights_only=False)
     b = torch.load(ref, weights_only=False)
     assert a["meta"]["world_size"] == 2 and b["meta"]["world_size"] == 1

@@ -510,9 +510,9 @@ def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_cli_process_failures_exit_nonzero(tmp_path):
     res = _run_cli("--dataset", "Set6", "--out", "data/Set6", cwd=tmp_path)
-    assert res.returncode == 1 and "unknown data set 'Set6'" in res.stderr and "Urban100" in res.stderr
+    assert res.returncode == 2 and "unknown data set 'Set6'" in res.stderr and "Urban100" in res.stderr
     res = _run_cli("--dataset", "DIV2K_valid_HR", "--out", "data/DIV2K_valid_HR", "--offline", cwd=tmp_path)
-    assert res.returncode == 1
+    assert res.returncode == 2 and res.stderr.startswith("error: ") and "Traceback" not in res.stderr
     assert str(tmp_path / "data" / "downloads" / "DIV2K_valid_HR.zip") in res.stderr
     assert "dvc add data/downloads/DIV2K_valid_HR.zip" in res.stderr
     assert "snakemake --cores 1 data/DIV2K_valid_HR" in res.stderr

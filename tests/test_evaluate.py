@@ -172,14 +172,14 @@ def test_wrong_scale_and_empty_set_are_reported(tmp_path: Path, rcan_checkpoint,
     ckpt, _ = rcan_checkpoint
     pairs = make_pairs(tmp_path / "SetA", 1, seed=4)
     out = tmp_path / "s.json"
-    common = ["--out", str(out), "--preset", "p", "--backbone", "b", "--method", "m", "--device", "cpu"]
+    common = ["--out", str(out), "--preset", "p", "--backbone", "rcan", "--method", "m", "--device", "cpu"]
     cli = load_cli()
-    assert cli.main(["--model", str(ckpt), "--scale", "3", "--test-set", f"SetA={pairs}", *common]) == 1
+    assert cli.main(["--model", str(ckpt), "--scale", "3", "--test-set", f"SetA={pairs}", *common]) == 2
     assert "expected x3" in capsys.readouterr().err
     empty = tmp_path / "Empty"
     (empty / "LR").mkdir(parents=True)
     (empty / "HR").mkdir()
-    assert cli.main(["--model", str(ckpt), "--scale", "2", "--test-set", f"Empty={empty}", *common]) == 1
+    assert cli.main(["--model", str(ckpt), "--scale", "2", "--test-set", f"Empty={empty}", *common]) == 2
     err = capsys.readouterr().err
     assert "'Empty'" in err and str(empty) in err
     assert not out.exists()

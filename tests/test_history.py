@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from cir.engine.history import DCKD_SCHEDULE, HistoryModel
+from cir.methods.history import DCKD_SCHEDULE, HistoryModel
 
 
 def linear(weight=1.0, bias=0.0):

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 import torch
-from _train_cli import env, train_cmd, wait_for_step, write_config, write_pairs
+from _train_cli import env, train_cmd, train_smoke, wait_for_step, write_config, write_pairs
 
 from cir.engine import Trainer, TrainSettings
 from cir.engine import checkpoint as ckpt
@@ -101,11 +101,8 @@ def test_cli_exit_code_and_resume(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"at step {step}" in done.stderr
 
-    from cir.experiment import train_job
-
-    ref = train_job(config_path=cfg, preset_name="smoke", scale=2, backbone="rcan", experiment_name="scratch",
-                    train_dirs=[pairs], val_dir=None, out=tmp_path / "full" / "model.pt", threads=1,
-                    device="cpu", progress=False)
+    ref = train_smoke(cfg, tmp_path / "full" / "model.pt", train_dirs=[pairs], val_dir=None, threads=1,
+                      device="cpu", progress=False)
     a = torch.load(out, weights_only=False)
     b = torch.load(ref, weights_only=False)
     for part in ("model", "ema"):

@@ -3,7 +3,7 @@
 The test writes a slurm.conf for a one-node cluster in a temporary folder, starts the three
 daemons in the foreground (and stops them at the end), then runs
 
-    snakemake --profile profiles/slurm --profile <test overrides> results/tables/table2.csv --config scale=smoke
+    snakemake --profile profiles/slurm --profile <test overrides> results/tables/table2.csv --config preset=smoke
 
 in a copy of the project and checks that every job went through SLURM (sbatch job ids in
 Snakemake's log, one SLURM log file per job, the ids known to slurmctld as COMPLETED, the id
@@ -279,7 +279,7 @@ def test_smoke_dag_runs_through_slurm(slurm, tmp_path):
     profile.mkdir()
     (profile / "config.yaml").write_text(TEST_PROFILE)
     cmd = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--profile", str(profile),
-           "--workflow-profile", "none", "results/tables/table2.csv", "--config", "scale=smoke"]
+           "--workflow-profile", "none", "results/tables/table2.csv", "--config", "preset=smoke"]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=900, env=slurm.env(),
                           check=False)
@@ -379,7 +379,7 @@ def test_training_rules_launch_one_process_per_gpu_and_stage(tmp_path):
     (project / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     cmd = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", "--workflow-profile", "none",
            "--cores", "64", "-n", "-p", "runs/paper/x2/rcan/teacher/model.pt", "runs/paper/x2/rcan/scratch/model.pt",
-           "--config", "scale=paper", "stage_dir=$SLURM_TMPDIR/cir"]
+           "--config", "preset=paper", "stage_dir=$SLURM_TMPDIR/cir"]
     out = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     train = [line for line in out.stdout.splitlines() if "workflow_scripts/train.py" in line]

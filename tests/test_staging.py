@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from _train_cli import write_config, write_pairs
+from _train_cli import train_smoke, write_config, write_pairs
 
 from cir.data import paired, staging
 from cir.data.staging import STAMP, StagingError, stage_pair_dir, stage_root
@@ -109,8 +109,6 @@ def test_stage_root_precedence_and_unset_variables(tmp_path, monkeypatch, capsys
 
 def test_training_reads_the_staged_copy(tmp_path, pairs, monkeypatch):
     """train_job with a staging directory reads the copy and trains exactly as from the source."""
-    from cir.experiment import train_job
-
     cfg = write_config(tmp_path / "config.yaml", student_iterations=3, batch_size=2, lr_patch=8)
     read = []
     real_load = paired.load_pairs
@@ -121,13 +119,11 @@ def test_training_reads_the_staged_copy(tmp_path, pairs, monkeypatch):
 
     monkeypatch.setattr(paired, "load_pairs", recording_load)
     monkeypatch.delenv("CIR_STAGE_DIR", raising=False)
-    common = {"config_path": cfg, "preset_name": "smoke", "scale": 2, "backbone": "rcan",
-              "experiment_name": "scratch", "train_dirs": [pairs], "val_dir": None, "threads": 1,
-              "device": "cpu", "progress": False}
-    staged_out = train_job(out=tmp_path / "staged" / "model.pt", stage_dir=str(tmp_path / "scratch"), **common)
+    common = {"train_dirs": [pairs], "val_dir": None, "threads": 1, "device": "cpu", "progress": False}
+    staged_out = train_smoke(cfg, tmp_path / "staged" / "model.pt", stage_dir=str(tmp_path / "scratch"), **common)
     copy = tmp_path / "scratch" / staging.staged_name(pairs.resolve())
     assert read == [str(copy.resolve())]
-    plain_out = train_job(out=tmp_path / "plain" / "model.pt", **common)
+    plain_out = train_smoke(cfg, tmp_path / "plain" / "model.pt", **common)
     assert read[1] == str(pairs.resolve())
     a = torch.load(staged_out, weights_only=False)
     b = torch.load(plain_out, weights_only=False)

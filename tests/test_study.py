@@ -42,12 +42,12 @@ def test_seed_replicas_resolve_to_their_base_experiment():
 
 
 def test_seed_replica_trains_with_its_seed():
-    from cir.experiment import train_settings
+    from cir.jobs.train import train_settings
+    from cir.spec import job_spec
 
     cfg = cfgmod.load_and_validate("config.yaml")
-    preset = cfgmod.preset(cfg, "study")
-    assert train_settings(preset, "student", "cpu").seed == 0
-    assert train_settings(preset, "student", "cpu", cfgmod.experiment(cfg, "logits_seed2").get("seed")).seed == 2
+    assert train_settings(job_spec(cfg, "study", "x4", "rcan", "logits"), "cpu").seed == 0
+    assert train_settings(job_spec(cfg, "study", "x4", "rcan", "logits_seed2"), "cpu").seed == 2
 
 
 def test_study_table_means_stds_and_paired_gains(tmp_path):

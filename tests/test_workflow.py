@@ -39,7 +39,7 @@ def check_table(path: Path) -> pd.DataFrame:
 def test_smoke_dag_snakemake_and_dvc_agree(tmp_path):
     sm = copy_project(tmp_path / "snakemake")
     run([sys.executable, "-m", "snakemake", "--cores", "2", "results/tables/table2.csv",
-         "--config", "scale=smoke"], sm)
+         "--config", "preset=smoke"], sm)
     ours_sm = check_table(sm / "results/tables/table2.csv")
     assert (sm / "benchmarks/smoke/train/x2_swinir_logits.tsv").exists()
     assert (sm / "runs/smoke/x2/rcan/logits/train_log.csv").exists()

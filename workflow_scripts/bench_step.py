@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--config", default="config.yaml")
     p.add_argument("--preset", default="paper", help="model sizes from this preset (default: %(default)s)")
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--task", default="x4", help="x2 / x3 / x4 (default: %(default)s)")
     p.add_argument("--backbone", default="swinir")
     p.add_argument("--experiments", nargs="+", default=["teacher", "scratch", "logits"])
     p.add_argument("--batch", type=int, help="batch size (default: the preset's)")
@@ -23,21 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int)
-    p.add_argument("--out", help="JSON file (default: results/bench/<preset>_x<scale>_<backbone>_b<batch>_p<patch>.json)")
+    p.add_argument("--out", help="JSON file (default: results/bench/<preset>_<task>_<backbone>_b<batch>_p<patch>.json)")
     a = p.parse_args(argv)
-    from cir.benchmark import bench_experiments, write_bench
+    from cir.jobs.bench import bench_experiments, write_bench
     from cir.errors import CirError
 
     try:
-        r = bench_experiments(config_path=a.config, preset_name=a.preset, scale=a.scale, backbone=a.backbone,
+        r = bench_experiments(config_path=a.config, preset_name=a.preset, task=a.task, backbone=a.backbone,
                               experiments=a.experiments, batch=a.batch, patch=a.patch, iters=a.iters,
                               warmup=a.warmup, device=a.device, threads=a.threads)
     except CirError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = a.out or f"results/bench/{a.preset}_x{a.scale}_{a.backbone}_b{r['batch']}_p{r['lr_patch']}.json"
+    out = a.out or f"results/bench/{a.preset}_{a.task}_{a.backbone}_b{r['batch']}_p{r['lr_patch']}.json"
     write_bench(r, out)
-    print(f"{r['backbone']} x{r['scale']} batch {r['batch']} patch {r['lr_patch']} on {r['device']} "
+    print(f"{r['backbone']} {r['task']} batch {r['batch']} patch {r['lr_patch']} on {r['device']} "
           f"({r['torch_threads']} threads)")
     for name, e in r["experiments"].items():
         s = e["seconds"]

@@ -5,7 +5,8 @@
 
 Archives are kept in the cache folder and reused from there without network, so a
 file copied there by hand (or pulled with DVC) works offline. ``--url`` replaces
-the registry mirrors, e.g. with an institutional copy of the same file.
+the registry mirrors, e.g. with an institutional copy of the same file. Prints the output path;
+a failure ends with one ``error: ...`` message (with how to provide the file) and exit code 2.
 """
 
 from __future__ import annotations
@@ -13,15 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cir.data.download import (
-    ChecksumError,
-    DownloadError,
-    ExtractionError,
-    MissingDataError,
-    ensure_asset,
-    ensure_dataset,
-)
-from cir.data.registry import ASSETS, DATASETS, UnknownNameError
+from cir.data.download import ensure_asset, ensure_dataset
+from cir.data.registry import ASSETS, DATASETS
+from cir.utils.cli import run_step
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,16 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     opts = {"offline": args.offline, "urls": args.url, "retries": args.retries, "timeout": args.timeout,
             "progress": not args.quiet}
-    try:
+
+    def action() -> None:
         if args.dataset:
             out = ensure_dataset(args.dataset, args.out, args.cache, **opts)
         else:
             out = ensure_asset(args.asset, args.out, args.cache, **opts)
-    except (UnknownNameError, MissingDataError, ChecksumError, DownloadError, ExtractionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(out)
-    return 0
+        print(out)
+
+    return run_step(action)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
     python workflow_scripts/evaluate.py --model FILE --scale S --test-set NAME=DIR [...] \
         --out SUMMARY.json --preset P --backbone B --method M [--tile N] \
         [--device auto|cpu|cuda] [--threads N] [--save-images]
+
+The model file must hold a ``--backbone`` network at ``--scale``. Bad input (a model file of
+another architecture or scale, an unreadable image, ...) ends with one ``error: ...`` line and
+exit code 2.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from cir.errors import CirError
 from cir.eval.evaluate import evaluate_model_file
 from cir.eval.infer import DEFAULT_OVERLAP
 from cir.eval.metrics import CONVENTIONS
+from cir.utils.cli import parse_named_path, run_step
 
 
 def _test_set(value: str) -> tuple[str, Path]:
-    name, sep, directory = value.partition("=")
-    if not sep or not name or not directory:
-        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {value!r}")
+    try:
+        name, directory = parse_named_path(value, "test set", "NAME=DIR")
+    except CirError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not Path(directory).is_dir():
         raise argparse.ArgumentTypeError(f"{value!r}: directory {directory} does not exist")
     return name, Path(directory)
@@ -72,15 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    try:
-        evaluate_model_file(args.model, test_sets, args.scale, args.out, preset=args.preset,
-                            backbone=args.backbone, method=args.method, device=args.device,
-                            tile=args.tile, save_images=args.save_images,
-                            convention=args.convention)
-    except CirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_step(lambda: evaluate_model_file(
+        args.model, test_sets, args.scale, args.out, preset=args.preset, backbone=args.backbone,
+        method=args.method, device=args.device, tile=args.tile, save_images=args.save_images,
+        convention=args.convention))
 
 
 if __name__ == "__main__":

@@ -12,14 +12,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from cir.utils.cli import run_step
+from cir.errors import CirError
+from cir.utils.cli import parse_named_path, run_step
+
+_FORM = "EXPERIMENT:SEED=SUMMARY.json"
 
 
 def _entry(value: str) -> tuple[str, int, str]:
-    head, sep, path = value.partition("=")
+    """``EXPERIMENT:SEED=SUMMARY.json`` -> ``(experiment, seed, path)``; argparse reports errors."""
+    try:
+        head, path = parse_named_path(value, "--summary", _FORM)
+    except CirError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     exp, colon, seed = head.partition(":")
-    if not (sep and colon and exp and path and seed.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected EXPERIMENT:SEED=SUMMARY.json, got {value!r}")
+    if not (colon and exp and seed.isdigit()):
+        raise argparse.ArgumentTypeError(f"--summary {value!r}: expected {_FORM} (SEED a whole number)")
     return exp, int(seed), path
 
 

@@ -9,7 +9,7 @@ into its place under ``$TORCH_HOME/hub``; a file that an installed package ships
 (the LPIPS heads in the ``lpips`` wheel) is copied from there without network. ``--package-file``
 copies a file shipped inside a PyPI package (from the installed distribution, else via
 ``pip download``) after checking its pinned sha256. ``--list`` prints every file, its place and
-whether it is present.
+whether it is present. A failure ends with one ``error: ...`` message and exit code 2.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from cir.data.download import ChecksumError, DownloadError, MissingDataError, ensure_asset
+from cir.data.download import MissingDataError, MissingFileError, ensure_asset
 from cir.data.registry import get_asset
 from cir.errors import CirError
 from cir.eval import assets
+from cir.utils.cli import run_step
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,7 +69,7 @@ def fetch_asset(name: str, out: Path, *, offline: bool, urls: list[str] | None, 
         if not subs:
             raise
         hints = "; ".join(f"{p.filename} from {p.dist} {p.version} ({p.note})" for p in subs)
-        raise MissingDataError(f"{exc}\nThe metric can use instead: {hints}; get it with\n"
+        raise MissingFileError(f"{exc}\nThe metric can use instead: {hints}; get it with\n"
                                f"  snakemake --cores 1 {assets.PACKAGES_TARGET}") from None
     try:
         assets.verify_name_hash_prefix(out)
@@ -78,29 +79,29 @@ def fetch_asset(name: str, out: Path, *, offline: bool, urls: list[str] | None, 
     return out
 
 
+def _fetch(args: argparse.Namespace) -> None:
+    """The action of one call: list, fetch an asset or copy a package file; prints the file."""
+    if args.list:
+        _list()
+        return
+    if args.asset:
+        if args.asset not in assets.metric_asset_names():
+            raise CirError(f"unknown metric asset {args.asset!r}; valid: "
+                           f"{', '.join(assets.metric_asset_names())}")
+        out = args.out or assets.asset_path(args.asset)
+        out = fetch_asset(args.asset, out, offline=args.offline, urls=args.url, retries=args.retries,
+                          timeout=args.timeout, progress=not args.quiet)
+    else:
+        if args.package_file not in assets.PACKAGE_FILES:
+            raise CirError(f"unknown package file {args.package_file!r}; valid: "
+                           f"{', '.join(assets.PACKAGE_FILES)}")
+        out = assets.copy_package_file(args.package_file, args.out)
+    print(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        if args.list:
-            _list()
-            return 0
-        if args.asset:
-            if args.asset not in assets.metric_asset_names():
-                raise CirError(f"unknown metric asset {args.asset!r}; valid: "
-                               f"{', '.join(assets.metric_asset_names())}")
-            out = args.out or assets.asset_path(args.asset)
-            out = fetch_asset(args.asset, out, offline=args.offline, urls=args.url, retries=args.retries,
-                              timeout=args.timeout, progress=not args.quiet)
-        else:
-            if args.package_file not in assets.PACKAGE_FILES:
-                raise CirError(f"unknown package file {args.package_file!r}; valid: "
-                               f"{', '.join(assets.PACKAGE_FILES)}")
-            out = assets.copy_package_file(args.package_file, args.out)
-    except (CirError, MissingDataError, ChecksumError, DownloadError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(out)
-    return 0
+    return run_step(lambda: _fetch(args))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@
   folder, refusing unsafe member paths and checking the image count.
 * :func:`ensure_dataset` / :func:`ensure_asset` tie both to the registry and a
   local cache folder; a file already in the cache is used without network.
+
+Every error raised here is a :class:`~cir.errors.CirError` (a workflow step ends with its
+message and exit code 2): :class:`DownloadError`, :class:`ChecksumError`,
+:class:`ExtractionError` and :class:`MissingFileError`, the form of :class:`MissingDataError`
+this module raises.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import IO
 import requests
 
 from cir.data.registry import AssetEntry, DatasetEntry, Source, get_asset, get_dataset
+from cir.errors import CirError
 from cir.utils.io import atomic_path
 
 CHUNK = 1 << 20
@@ -38,7 +44,7 @@ NET_CHUNK = 1 << 16  # small, so that little is lost when a connection breaks mi
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
-class DownloadError(RuntimeError):
+class DownloadError(CirError, RuntimeError):
     """A file could not be downloaded from any mirror."""
 
 
@@ -52,10 +58,21 @@ class ChecksumError(DownloadError):
 
 
 class MissingDataError(RuntimeError):
-    """A required file is neither cached nor downloadable; the message says how to provide it."""
+    """A required file is neither cached nor downloadable; the message says how to provide it.
+
+    Catch this class. It is not itself a :class:`~cir.errors.CirError` so that other errors can
+    derive from both (``class X(CirError, MissingDataError)``, as
+    :class:`cir.encoders.vqgan.MissingEncoderWeightsError` does); what is raised is always such a
+    subclass, here :class:`MissingFileError`.
+    """
 
 
-class ExtractionError(RuntimeError):
+class MissingFileError(CirError, MissingDataError):
+    """The :class:`MissingDataError` of this module: a registry file that is neither cached nor
+    downloadable."""
+
+
+class ExtractionError(CirError, RuntimeError):
     """An archive does not hold what the registry says, or holds unsafe member paths."""
 
 
@@ -425,9 +442,9 @@ def ensure_source(
                 except ChecksumError:
                     raise
                 except DownloadError as exc:
-                    raise MissingDataError(missing_message(what, source, cached, target, str(exc))) from exc
+                    raise MissingFileError(missing_message(what, source, cached, target, str(exc))) from exc
     if not cached.exists():
-        raise MissingDataError(missing_message(what, source, cached, target, "offline mode"))
+        raise MissingFileError(missing_message(what, source, cached, target, "offline mode"))
     try:
         _verify(cached, source.checksum, source.hash_algo)
     except ChecksumError as exc:

@@ -10,13 +10,20 @@ Conventions used throughout ``cir.data``:
 Pixels are read as stored: EXIF orientation tags are not applied, 16-bit images are reduced
 to 8 bits by ``round(v / 257)``, gray images are replicated to three channels and an alpha
 channel is dropped.
+
+A file that cannot be read or decoded (missing, not an image, truncated, an unsupported pixel type
+or layout) raises :class:`ImageReadError`, and a folder without images :class:`ImageFolderError`;
+both are :class:`~cir.errors.CirError` subclasses whose one-line message names the file. What the
+decoders (libpng, libjpeg, OpenCV) print about a file goes into that message instead of stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,17 +32,63 @@ import cv2
 import numpy as np
 import torch
 
+from cir.errors import CirError
 from cir.utils.io import atomic_path
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
+# decoder messages that mean the pixels are incomplete although a picture came back
+_TRUNCATION_WARNINGS = ("Premature end of JPEG file",)
+# OpenCV's log prefix, e.g. "[ WARN:0@0.03] global grfmt_png.cpp:793 readFromStreamOrBuffer "
+_OPENCV_LOG_PREFIX = re.compile(r"^\[\s*[A-Z]+:[^\]]*\]\s*(global\s+\S+\s+\S+\s+)?")
 
-class ImageReadError(OSError):
+
+class ImageReadError(CirError, OSError):
     """An image file is missing, unreadable or cannot be decoded."""
 
 
+class ImageFolderError(CirError, FileNotFoundError):
+    """A folder of images that does not exist or holds no image files."""
+
+
+@contextlib.contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+    """Collect what native decoders write to file descriptor 2 while the block runs.
+
+    libpng, libjpeg and OpenCV's log print straight to the process's stderr; the lines are
+    returned (in the yielded list, filled on exit) so that a failure can carry them in one
+    error message. Where descriptor 2 cannot be redirected the list stays empty.
+    """
+    lines: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield lines
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _decoder_detail(lines: list[str]) -> str:
+    """The decoder lines as one clause, without OpenCV's log prefixes."""
+    return "; ".join(_OPENCV_LOG_PREFIX.sub("", line) for line in lines)
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as a ``uint8`` RGB array of shape ``H x W x 3``."""
+    """Read an image file as a ``uint8`` RGB array of shape ``H x W x 3``.
+
+    Raises :class:`ImageReadError` naming ``path`` if the file is missing, unreadable, not an
+    image, truncated, or of a pixel type or layout this project does not use.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"image file not found: {path}")
@@ -43,9 +96,24 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise ImageReadError(f"cannot read image file {path}: {exc}") from exc
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise ImageReadError(f"not a decodable image file: {path}")
+    if not data.size:
+        raise ImageReadError(f"not a decodable image file: {path} (the file is empty)")
+    with _decoder_messages() as lines:
+        try:
+            img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            img, lines_of_exc = None, [str(exc).strip()]
+        else:
+            lines_of_exc = []
+    lines = lines + lines_of_exc
+    truncated = any(w in line for line in lines for w in _TRUNCATION_WARNINGS)
+    if img is None or truncated:
+        detail = _decoder_detail(lines)
+        what = "truncated image file" if truncated else \
+            "not a decodable image file (not an image, or truncated or corrupt)"
+        raise ImageReadError(f"{what}: {path}" + (f"; the decoder said: {detail}" if detail else ""))
+    if lines:  # harmless decoder warnings (e.g. an sRGB profile note): pass them on as before
+        print("\n".join(lines), file=sys.stderr)
     return _to_rgb_uint8(img, path)
 
 
@@ -53,11 +121,13 @@ def _to_rgb_uint8(img: np.ndarray, path: Path) -> np.ndarray:
     if img.dtype == np.uint16:
         img = np.floor(img.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
     elif img.dtype != np.uint8:
-        raise ImageReadError(f"unsupported pixel type {img.dtype} in image file {path}")
+        raise ImageReadError(f"unsupported pixel type {img.dtype} in image file {path} "
+                             "(8- or 16-bit unsigned integer pixels are read)")
     if img.ndim == 2:
         img = img[:, :, None]
     if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
-        raise ImageReadError(f"unsupported image layout {img.shape} in image file {path}")
+        raise ImageReadError(f"unsupported image layout {img.shape} in image file {path} "
+                             "(gray, RGB or RGBA are read)")
     channels = img.shape[2]
     if channels == 1:
         return np.ascontiguousarray(np.repeat(img, 3, axis=2))
@@ -90,14 +160,14 @@ def list_images(directory: str | os.PathLike) -> list[Path]:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"image directory not found: {directory}")
+        raise ImageFolderError(f"image directory not found: {directory}")
     files = sorted(
         p
         for p in directory.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
     )
     if not files:
-        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in directory: {directory}")
+        raise ImageFolderError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in directory: {directory}")
     return files
 
 

@@ -1,4 +1,10 @@
-"""Paired LR/HR images in memory and a deterministic random-patch batch sampler for training."""
+"""Paired LR/HR images in memory and a deterministic random-patch batch sampler for training.
+
+Unusable pair folders (unmatched names, sizes that do not fit the scale, an unreadable manifest)
+raise :class:`~cir.errors.DataError` and unreadable images
+:class:`~cir.data.images.ImageReadError`; both are :class:`~cir.errors.CirError` subclasses whose
+message names the file.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import numpy as np
 import torch
 
 from cir.data.images import list_images, read_image
+from cir.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -20,13 +27,15 @@ class Pair:
     lr: np.ndarray  # uint8 H x W x 3
     hr: np.ndarray  # uint8 (H*s) x (W*s) x 3
     source: str = ""  # "<pair_dir>/<name>", for messages
+    lr_file: Path | None = None  # the files the images were read from
+    hr_file: Path | None = None
 
 
 def _by_stem(directory: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for f in list_images(directory):
         if f.stem in out:
-            raise ValueError(f"two images share the name {f.stem!r}: {out[f.stem]} and {f}")
+            raise DataError(f"two images share the name {f.stem!r}: {out[f.stem]} and {f}")
         out[f.stem] = f
     return out
 
@@ -37,16 +46,22 @@ def _manifest_scale(pair_dir: Path) -> int | None:
         return None
     try:
         value = json.loads(manifest.read_text()).get("scale")
-    except (json.JSONDecodeError, AttributeError) as exc:
-        raise ValueError(f"cannot parse {manifest}: {exc}") from exc
-    return None if value is None else int(value)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        raise DataError(f"cannot parse {manifest}: {exc}") from exc
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{manifest}: 'scale' must be an integer; got {value!r}") from None
 
 
 def load_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[Pair]:
     """Read ``pair_dir/LR`` and ``pair_dir/HR``, matched by file stem, sorted by name.
 
     The scale is ``scale`` if given, else ``scale`` from ``pair_dir/manifest.json``, else the
-    ratio of the first pair; every pair must satisfy ``HR size == LR size * scale``.
+    ratio of the first pair; every pair must satisfy ``HR size == LR size * scale``. Problems
+    raise :class:`~cir.errors.DataError` or :class:`~cir.data.images.ImageReadError` naming the file.
     """
     pair_dir = Path(pair_dir)
     lr_files, hr_files = _by_stem(pair_dir / "LR"), _by_stem(pair_dir / "HR")
@@ -57,7 +72,7 @@ def load_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[Pa
             f"LR only: {', '.join(str(lr_files[n]) for n in only_lr)}" if only_lr else "",
             f"HR only: {', '.join(str(hr_files[n]) for n in only_hr)}" if only_hr else "",
         ]
-        raise ValueError(f"unmatched images in {pair_dir}: " + "; ".join(p for p in parts if p))
+        raise DataError(f"unmatched images in {pair_dir}: " + "; ".join(p for p in parts if p))
     if scale is None:
         scale = _manifest_scale(pair_dir)
     pairs = []
@@ -66,11 +81,12 @@ def load_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[Pa
         if scale is None:
             scale = hr.shape[0] // max(lr.shape[0], 1)
         if scale < 1 or hr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale):
-            raise ValueError(
+            raise DataError(
                 f"size mismatch at scale {scale}: HR {hr_files[name]} is {hr.shape[0]}x{hr.shape[1]}, "
                 f"LR {lr_files[name]} is {lr.shape[0]}x{lr.shape[1]} (expected HR = LR x {scale})"
             )
-        pairs.append(Pair(name=name, lr=lr, hr=hr, source=f"{pair_dir}/{name}"))
+        pairs.append(Pair(name=name, lr=lr, hr=hr, source=f"{pair_dir}/{name}", lr_file=lr_files[name],
+                          hr_file=hr_files[name]))
     return pairs
 
 
@@ -111,7 +127,7 @@ class PatchSampler:
         self.pairs: list[Pair] = [p for d in pair_dirs for p in load_pairs(d, scale)]
         for p in self.pairs:
             if p.lr.shape[0] < lr_patch or p.lr.shape[1] < lr_patch:
-                raise ValueError(
+                raise DataError(
                     f"LR image {p.source} is {p.lr.shape[0]}x{p.lr.shape[1]}, "
                     f"smaller than the LR patch {lr_patch}x{lr_patch}"
                 )

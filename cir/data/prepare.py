@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cir.data.bicubic import bicubic_downsample_uint8, mod_crop
 from cir.data.images import atomic_dir, list_images, read_image, write_image
+from cir.errors import ConfigError, DataError
 from cir.utils.io import write_json
 
 
@@ -18,15 +19,17 @@ def prepare_sr_pairs(
     Writes ``out_dir/HR/<stem>.png``, ``out_dir/LR/<stem>.png`` and ``out_dir/manifest.json``.
     The folder is built next to ``out_dir`` and renamed into place at the end, so a failure
     leaves no partial output. ``mode`` selects the bicubic recipe (see
-    :func:`cir.data.bicubic.bicubic_downsample_uint8`).
+    :func:`cir.data.bicubic.bicubic_downsample_uint8`). Unusable input raises a
+    :class:`~cir.errors.CirError` subclass naming the file (:class:`~cir.data.images.ImageReadError`
+    for an image that cannot be decoded).
     """
-    if not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"scale must be a positive integer; got {scale!r}")
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+        raise ConfigError(f"scale must be a positive integer; got {scale!r}")
     files = list_images(hr_dir)
     by_stem: dict[str, Path] = {}
     for f in files:
         if f.stem in by_stem:
-            raise ValueError(f"two HR images share the name {f.stem!r}: {by_stem[f.stem]} and {f}")
+            raise DataError(f"two HR images share the name {f.stem!r}: {by_stem[f.stem]} and {f}")
         by_stem[f.stem] = f
     out_dir = Path(out_dir)
     entries = []
@@ -34,7 +37,7 @@ def prepare_sr_pairs(
         for stem, f in by_stem.items():
             hr = mod_crop(read_image(f), scale)
             if hr.shape[0] == 0 or hr.shape[1] == 0:
-                raise ValueError(f"HR image {f} is smaller than the scale factor {scale}")
+                raise DataError(f"HR image {f} is smaller than the scale factor {scale}")
             lr = bicubic_downsample_uint8(hr, scale, mode=mode)
             write_image(tmp / "HR" / f"{stem}.png", hr)
             write_image(tmp / "LR" / f"{stem}.png", lr)

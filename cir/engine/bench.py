@@ -1,9 +1,10 @@
-"""Time one training iteration of a method and split it into its parts.
+"""Time the trainer's own training step and split it into its parts.
 
-The split needs no help from the method: forward hooks time the student's and the
-teacher's forward passes, and the rest of ``training_step`` is the loss computation.
-Backward and the optimiser step are timed around their calls. On CUDA every boundary
-synchronises, so the parts add up to the step.
+:class:`StepTimer` is handed to a :class:`~cir.engine.trainer.Trainer` (``trainer.step_timer``);
+the trainer marks the boundaries of its step (data, forward, backward, optimiser, after-step) and
+forward hooks time the student and every frozen network the method declares (teacher, history
+model, encoder, ...). ``loss`` is the forward time not spent inside a timed network. On CUDA every
+boundary synchronises, so the parts add up to the step. There is no second copy of the loop here.
 """
 
 from __future__ import annotations
@@ -11,80 +12,79 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import nn
 
-from cir.engine.method import Method
 
-
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA), so that a wall-clock reading means something."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-@contextmanager
-def forward_timer(module: nn.Module, device: torch.device, acc: dict, key: str) -> Iterator[None]:
-    """Add the wall time of every top-level forward call of ``module`` to ``acc[key]``."""
-    start: list[float] = []
+class StepTimer:
+    """Seconds per part of training steps: ``data``, ``forward`` (split into ``<network>_forward``
+    and ``loss``), ``backward``, ``optimizer``, ``after_step``."""
 
-    def pre(_m, _inp):
-        _sync(device)
-        start.append(time.perf_counter())
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.parts: dict[str, float] = {}
+        self._last: float | None = None
 
-    def post(_m, _inp, _out):
-        _sync(device)
-        acc[key] = acc.get(key, 0.0) + time.perf_counter() - start.pop()
+    def mark(self, part: str | None = None) -> None:
+        """Close the interval since the previous mark as ``part`` (``None``: just restart the clock)."""
+        sync(self.device)
+        now = time.perf_counter()
+        if part is not None and self._last is not None:
+            self.parts[part] = self.parts.get(part, 0.0) + now - self._last
+        self._last = now
 
-    handles = [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    @contextlib.contextmanager
+    def networks(self, nets: dict[str, nn.Module]) -> Iterator[None]:
+        """Time every top-level forward call of each network into ``<name>_forward``."""
+        handles = []
+        for name, module in nets.items():
+            key, start = f"{name}_forward", []
+
+            def pre(_m, _inp, start=start):
+                sync(self.device)
+                start.append(time.perf_counter())
+
+            def post(_m, _inp, _out, start=start, key=key):
+                sync(self.device)
+                self.parts[key] = self.parts.get(key, 0.0) + time.perf_counter() - start.pop()
+
+            handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    def split(self) -> dict[str, float]:
+        """The parts with ``forward`` replaced by the networks' shares and ``loss``, plus ``total``."""
+        parts = dict(self.parts)
+        forward = parts.pop("forward", 0.0)
+        nets = sum(v for k, v in parts.items() if k.endswith("_forward"))
+        parts["loss"] = forward - nets
+        parts["total"] = sum(v for k, v in parts.items())
+        return parts
+
+
+def time_steps(trainer, steps: int, warmup: int = 0) -> list[dict[str, float]]:
+    """The split of ``steps`` training steps of ``trainer`` (after ``warmup`` untimed ones)."""
+    nets = {"student": trainer.student, **trainer.frozen}
+    for _ in range(warmup):
+        trainer.train_step()
+    out = []
     try:
-        yield
+        for _ in range(steps):
+            timer = StepTimer(trainer.device)
+            trainer.step_timer = timer
+            with timer.networks(nets):
+                trainer.train_step()
+            out.append(timer.split())
     finally:
-        for h in handles:
-            h.remove()
-
-
-def time_iteration(method: Method, batch: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer,
-                   device: torch.device, *, amp_bf16: bool = True) -> dict[str, float]:
-    """Seconds spent in each part of one optimiser step of ``method`` on ``batch``.
-
-    Parts: ``student_forward``, ``teacher_forward``, one entry per
-    :meth:`Method.timed_modules` (history model, encoder, ...), ``loss`` (the rest of
-    ``training_step``), ``backward``, ``optimizer`` and ``after_step`` (e.g. history updates).
-    """
-    timed = {"student_forward": method.student}
-    if method.teacher is not None:
-        timed["teacher_forward"] = method.teacher
-    timed.update(method.timed_modules())
-    parts: dict[str, float] = {"student_forward": 0.0, "teacher_forward": 0.0, **{k: 0.0 for k in timed}}
-    cuda = device.type == "cuda"
-    method.student.train()
-    with contextlib.ExitStack() as stack:
-        for key, module in timed.items():
-            stack.enter_context(forward_timer(module, device, parts, key))
-        _sync(device)
-        t0 = time.perf_counter()
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=cuda and amp_bf16):
-            terms = method.training_step(batch, 0)
-        total = sum(terms.values())
-        _sync(device)
-        t1 = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    total.backward()
-    _sync(device)
-    t2 = time.perf_counter()
-    optimizer.step()
-    _sync(device)
-    t3 = time.perf_counter()
-    method.after_step(1)
-    _sync(device)
-    t4 = time.perf_counter()
-    parts["loss"] = (t1 - t0) - sum(parts[k] for k in timed)
-    parts["backward"] = t2 - t1
-    parts["optimizer"] = t3 - t2
-    parts["after_step"] = t4 - t3
-    parts["total"] = t4 - t0
-    return parts
-
-
+        trainer.step_timer = None
+    return out

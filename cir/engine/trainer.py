@@ -231,7 +231,11 @@ class Trainer:
         # step-local randomness (exact resume); per rank in a data-parallel run
         torch.manual_seed(step_seed(self.s.seed, self.step, self.rank))
         timer = self.step_timer
+        if timer is not None:
+            timer.mark()
         batch = self._to_device(self._batch())
+        if timer is not None:
+            timer.mark("data")
         for m in self._all_trainable():
             m.train()
         context: dict[str, Any] = {}
@@ -244,8 +248,6 @@ class Trainer:
                     stack.enter_context(self._only_group(g))
                 if self.parallel is not None and g == "g":
                     stack.enter_context(self.parallel.student_calls(self.method))
-                if timer is not None:
-                    timer.mark()
                 with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.cuda and self.s.amp_bf16):
                     out = self.method.phase(g, batch, self.step, context)
                 out = out if isinstance(out, PhaseOutput) else PhaseOutput(dict(out))

@@ -37,6 +37,7 @@ from torch import nn
 
 from cir.errors import CirError
 from cir.models.registry import count_parameters
+from cir.utils.cli import parse_named_path
 from cir.utils.io import write_text
 
 FLOPS_PER_MAC = 2  # torch.utils.flop_counter counts a multiply-add as two floating-point operations
@@ -192,9 +193,7 @@ COLUMNS = ("preset", "scale", "backbone", "experiment", "params", "params_K", "i
 
 
 def _parse_model_arg(item: str) -> tuple[str, Path]:
-    exp, sep, path = item.partition("=")
-    if not sep or not exp or not path:
-        raise CirError(f"--model {item!r}: expected EXPERIMENT=MODEL_FILE")
+    exp, path = parse_named_path(item, "--model", "EXPERIMENT=MODEL_FILE")
     return exp, Path(path)
 
 

@@ -3,7 +3,9 @@
 The metric list is a list of :class:`~cir.eval.metrics.MetricSpec` (default: DCKD's SR convention,
 PSNR/SSIM on Y with crop border = scale) or a named convention of :data:`cir.eval.metrics.CONVENTIONS`.
 The network runs once per image; every metric is built once and scores that one output. A metric
-whose weight file is missing is recorded as ``"unavailable: <reason>"`` in the CSV and summary.
+whose weight file is missing is recorded as ``"unavailable: <reason>"`` in the CSV and summary; a
+metric that fails on an image (e.g. out of memory) stops the evaluation with an error naming the
+test set and the image files.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def _mean(rows: list[dict], name: str) -> float | str:
     return sum(values) / len(values)
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale: int,
              device: str | torch.device, out_dir: str | os.PathLike, *, tile: int | None = None,
              save_images: bool = False, overlap: int = DEFAULT_OVERLAP,
@@ -130,8 +137,11 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
                 t1 = time.perf_counter()
                 try:
                     row[metric_name] = float(metric(sr, hr)[0])
-                except CirError as exc:
-                    raise CirError(f"test set {name!r}, image {pair.name!r}: {exc}") from None
+                except (CirError, MemoryError, RuntimeError) as exc:
+                    files = f"{pair.lr_file} -> reference {pair.hr_file}" if pair.hr_file else pair.source
+                    reason = _one_line(exc) if isinstance(exc, CirError) else \
+                        f"{metric_name} failed ({type(exc).__name__}: {_one_line(exc)})"
+                    raise CirError(f"test set {name!r}, image {pair.name!r} ({files}): {reason}") from exc
                 _sync(device)
                 metric_sec[metric_name] += time.perf_counter() - t1
             rows.append(row)
@@ -173,6 +183,10 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
                         metrics: Sequence[MetricSpec] | None = None) -> dict:
     """Load ``model_file``, :func:`evaluate` it and write the summary JSON to ``summary_path``.
 
+    The model file must hold a ``backbone`` network (a key of
+    :data:`cir.models.registry.ARCHITECTURES`) at ``scale``; otherwise a :class:`CirError` names
+    the file, the architecture/scale it holds and the one asked for, before anything is run.
+
     The metrics are ``metrics``, else those of the named ``convention`` (a key of
     :data:`~cir.eval.metrics.CONVENTIONS`), else DCKD's SR convention. Per-image CSVs (and saved
     images) go to the folder of ``summary_path``. Each test set's entry holds ``n_images``, one
@@ -190,7 +204,7 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
     else:
         description = describe_specs(specs)
     dev = resolve_device(device)
-    model = load_model_file(model_file, expect_scale=scale)
+    model = load_model_file(model_file, expect_arch=backbone, expect_scale=scale)
     stand_ins = checkpoint_stand_ins(model_file)
     summary_path = Path(summary_path)
     results = evaluate(model, test_sets, scale, dev, summary_path.parent, tile=tile,

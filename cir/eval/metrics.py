@@ -75,7 +75,8 @@ naming the file, its place and the Snakemake target that fetches it; evaluation 
 metric as ``"unavailable: <reason>"`` instead of a number (:func:`unavailable_value`).
 
 This module uses :mod:`cir.eval.assets` (weight files, the pyiqa cache folder); that module never
-imports this one.
+imports this one. :func:`~cir.eval.assets.project_cache_dir` and
+:func:`~cir.eval.assets.ensure_torch_home` are defined there and can be imported from here too.
 """
 
 from __future__ import annotations
@@ -91,14 +92,13 @@ from torch import nn
 
 from cir.errors import CirError, ConfigError, UnknownNameError
 from cir.eval import assets
-# project_cache_dir and ensure_torch_home are defined in assets and stay importable from here
 from cir.eval.assets import MetricUnavailableError, ensure_torch_home, project_cache_dir  # noqa: F401
 
 _SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
 # MATLAB rgb2gray: first row of inv([1 0.956 0.621; 1 -0.272 -0.647; 1 -1.106 1.703])
 _MATLAB_GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
-# values per image channel in one band of PSNR/SSIM (8 MiB in float64; SSIM holds ~15 such maps)
+# input values (images x 3 channels x rows x width) per band of PSNR/SSIM: 8 MiB in float64
 BAND_VALUES = 1 << 20
 
 

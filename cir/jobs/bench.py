@@ -1,31 +1,49 @@
-"""Benchmark of one training iteration per experiment at a preset's model sizes."""
+"""Benchmark of the trainer's training step per experiment at a preset's model sizes."""
 
 from __future__ import annotations
 
+import copy
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from cir import config as cfgmod
-from cir.engine import resolve_device
-from cir.engine.bench import _sync, time_iteration
-from cir.engine.optim import build_optimizer
-from cir.experiment import method_options, model_params
+from cir.engine import Trainer, resolve_device
+from cir.engine.bench import sync as _sync
+from cir.engine.bench import time_steps
+from cir.jobs.train import method_options, train_settings
 from cir.methods import get_method
 from cir.models import build_model, count_parameters
+from cir.spec import job_spec, model_params
+from cir.tasks import parse_task
 from cir.utils.io import write_json
 
 
-def bench_experiments(*, config_path: str | Path, preset_name: str, scale: int, backbone: str,
+class _FixedBatch:
+    """A sampler that serves the same random batch at every step (timing only)."""
+
+    def __init__(self, lq: torch.Tensor, gt: torch.Tensor):
+        self.lq, self.gt = lq, gt
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+        return {"lq": self.lq, "gt": self.gt}
+
+
+def bench_experiments(*, config_path: str | Path, preset_name: str, task: str, backbone: str,
                       experiments: list[str], batch: int | None, patch: int | None, iters: int,
                       warmup: int, device: str, threads: int | None) -> dict:
-    cfg = cfgmod.load_and_validate(config_path)
+    """Time ``iters`` steps of the trainer for each experiment at the preset's network sizes, with
+    random data and random weights (the loss encoder too: the official file costs the same)."""
+    cfg = copy.deepcopy(cfgmod.load_and_validate(config_path))
+    cfg["presets"][preset_name]["encoder_init"] = "random"
     preset = cfgmod.preset(cfg, preset_name)
     batch = batch or preset["train"]["batch_size"]
     patch = patch or preset["train"]["lr_patch"]
+    scale = parse_task(task, "--task").scale
     dev = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
@@ -34,32 +52,31 @@ def bench_experiments(*, config_path: str | Path, preset_name: str, scale: int, 
     gt = torch.rand(batch, 3, patch * scale, patch * scale, device=dev)
     results = {}
     for name in experiments:
-        exp = cfgmod.experiment(cfg, name)
-        student = build_model(backbone, scale, **model_params(preset, backbone, exp["role"])).to(dev)
-        cls = get_method(exp["method"])
-        teacher = None
-        if cls.needs_teacher:
-            teacher = build_model(backbone, scale, **model_params(preset, backbone, "teacher")).to(dev)
-        # timing only: random encoder weights cost the same as the official ones, so the
-        # benchmark never needs the weight file (the preset's stand-in width still applies)
-        options = method_options(exp, {**preset, "encoder_init": "random"}, None)
-        method = cls(student, teacher, options, where=f"experiments.{name}.options").to(dev)
-        opt = build_optimizer(method.trainable_parameters(), preset["train"]["optimizer"])
-        runs = [time_iteration(method, {"lq": lq, "gt": gt}, opt, dev) for _ in range(warmup + iters)][warmup:]
-        parts = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        spec = job_spec(cfg, preset_name, task, backbone, name)
+        spec["train"]["batch_size"] = batch
+        m = spec["model"]
+        student = build_model(m["arch"], m["scale"], **m["params"])
+        teachers = {t: build_model(backbone, scale, **model_params(preset, backbone, "teacher"))
+                    for t in spec["teachers"]}
+        method = get_method(spec["method"])(student, teachers, method_options(spec, None),
+                                            where=f"experiments.{name}.options")
+        with tempfile.TemporaryDirectory() as run_dir:
+            trainer = Trainer(method, _FixedBatch(lq, gt), train_settings(spec, device), run_dir, device=dev)
+            runs = time_steps(trainer, iters, warmup)
+        parts = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in runs[0]}
         share = {k: v / parts["total"] for k, v in parts.items() if k != "total"}
         results[name] = {
-            "method": exp["method"], "role": exp["role"], "student_parameters": count_parameters(student),
-            "teacher_parameters": count_parameters(teacher) if teacher is not None else None,
+            "method": spec["method"], "role": spec["role"], "student_parameters": count_parameters(student),
+            "teacher_parameters": sum(count_parameters(t) for t in teachers.values()) if teachers else None,
             "seconds": parts, "share": share, "stand_ins": method.stand_ins,
         }
-        if exp["method"] == "dckd":
-            alone = dckd_parts_alone(method, lq, gt, opt, dev, reps=max(iters, 1))
+        if spec["method"] == "dckd":
+            alone = dckd_parts_alone(method, lq, gt, trainer.optimizers["g"], dev, reps=max(iters, 1))
             results[name]["parts_alone"] = alone
             results[name]["step_over_parts_alone"] = parts["total"] / alone["sum"]
-        del method, student, teacher, opt
+        del method, student, teachers, trainer
     return {
-        "preset": preset_name, "scale": scale, "backbone": backbone, "batch": batch, "lr_patch": patch,
+        "preset": preset_name, "task": task, "scale": scale, "backbone": backbone, "batch": batch, "lr_patch": patch,
         "iterations_timed": iters, "warmup": warmup, "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "experiments": results,

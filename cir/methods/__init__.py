@@ -1,8 +1,9 @@
 """Training recipes as plugins.
 
-A method turns one batch into named, already weighted loss terms; the engine sums them,
-steps the optimiser and owns everything else. Register a new method by adding its module
-path here; the engine is never edited.
+A method declares its networks and turns one batch into named, already weighted loss terms per
+trainable group (cir/engine/method.py); the engine owns everything else. A new method is a module
+in this package, one line in ``_METHODS`` and its option table in cir/methods/catalog.py; the
+engine is never edited.
 """
 
 from __future__ import annotations
@@ -19,14 +20,7 @@ _METHODS = {
     "dckd_star": "cir.methods.dckd_star:DCKDStar",
     "mipkd": "cir.methods.mipkd:MiPKD",
 }
-METHOD_NAMES = frozenset(_METHODS)
-
-# Weight files (cir.data.registry ASSETS) a method's frozen loss networks load. Kept here, not
-# on the classes, so the Snakefile can list a job's inputs without importing torch.
-METHOD_ASSETS: dict[str, tuple[str, ...]] = {
-    "dckd": ("vqgan_imagenet_f16_1024.ckpt",),
-    "dckd_star": ("vqgan_imagenet_f16_1024.ckpt",),
-}
+METHOD_NAMES = set(_METHODS)
 
 
 def get_method(name: str):
@@ -35,3 +29,15 @@ def get_method(name: str):
         raise UnknownNameError("method", name, _METHODS)
     module, attr = _METHODS[name].split(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def register_method(name: str, target: str, options: dict, groups: tuple[str, ...] = ("g",),
+                    assets: tuple[str, ...] = ()) -> None:
+    """Make method ``name`` (class at ``"module:Class"``) known to the configuration check and the
+    trainer, with its option table (``{key: (default, JSON schema)}``) and trainable groups. The
+    package's own methods are listed above; this is for methods that live elsewhere."""
+    from cir.methods import catalog
+
+    _METHODS[name] = target
+    METHOD_NAMES.add(name)
+    catalog.register(name, options, groups, assets)

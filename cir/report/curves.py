@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from cir.errors import CirError
+from cir.utils.cli import parse_named_path
 from cir.utils.io import atomic_path
 
 
@@ -100,9 +101,7 @@ def make_curves(run_args: Sequence[str], out_png: str | os.PathLike, *, scale: i
     names = get_table_spec("table2")
     runs: dict[str, RunLog] = {}
     for item in run_args:
-        exp, sep, run_dir = item.partition("=")
-        if not sep or not exp or not run_dir:
-            raise CirError(f"--run {item!r}: expected EXPERIMENT=RUN_DIR")
+        exp, run_dir = parse_named_path(item, "--run", "EXPERIMENT=RUN_DIR")
         label = names.display("method", exp)
         if label in runs:
             raise CirError(f"--run: experiment {exp!r} given twice")

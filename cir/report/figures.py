@@ -14,6 +14,7 @@ import pandas as pd
 
 from cir.errors import CirError
 from cir.paper.defs import figure_defs
+from cir.utils.cli import parse_named_path
 from cir.utils.io import atomic_path, write_text
 
 
@@ -106,9 +107,7 @@ def make_figure(name: str, summary_args: Sequence[str], out_png) -> None:
         raise CirError(f"unknown figure {name!r}; valid figures: {', '.join(FIGURES)}")
     summaries = {}
     for item in summary_args:
-        exp, sep, path = item.partition("=")
-        if not sep:
-            raise CirError(f"--summary {item!r}: expected EXPERIMENT=PATH")
+        exp, path = parse_named_path(item, "--summary", "EXPERIMENT=SUMMARY.json")
         summaries[exp] = load_summary(path)
     spec = FIGURES[name]
     out_png = Path(out_png)

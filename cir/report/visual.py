@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cir.errors import CirError
+from cir.utils.cli import parse_named_path
 from cir.utils.io import atomic_path, write_text
 
 CROP_RULES = ("spread", "error")
@@ -274,14 +275,8 @@ def visual_table(fig_data: VisualFigure) -> pd.DataFrame:
                          for k, p in enumerate(fig_data.panels)])
 
 
-def _parse_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise CirError(f"{what} {item!r}: expected NAME=PATH")
-        out.append((key, value))
-    return out
+def _parse_pairs(items: Sequence[str], what: str, form: str) -> list[tuple[str, str]]:
+    return [parse_named_path(item, what, form) for item in items]
 
 
 def parse_crop(text: str) -> Crop:
@@ -303,9 +298,9 @@ def make_visual(summary_args: Sequence[str], test_set_arg: str, out_png: str | o
 
     if rule not in CROP_RULES:
         raise CirError(f"crop rule {rule!r} is not one of {', '.join(CROP_RULES)}")
-    [(test_set, pair_dir)] = _parse_pairs([test_set_arg], "--test-set")
+    [(test_set, pair_dir)] = _parse_pairs([test_set_arg], "--test-set", "NAME=PAIR_DIR")
     summaries = {}
-    for exp, path in _parse_pairs(summary_args, "--summary"):
+    for exp, path in _parse_pairs(summary_args, "--summary", "EXPERIMENT=SUMMARY.json"):
         if exp in summaries:
             raise CirError(f"--summary: experiment {exp!r} given twice")
         summaries[exp] = (Path(path), load_summary(path, row_keys=("scale", "backbone")))

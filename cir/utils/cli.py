@@ -18,9 +18,14 @@ def run_step(action: Callable[[], object]) -> int:
     return 0
 
 
-def parse_named_path(item: str, what: str) -> tuple[str, str]:
-    """``NAME=PATH`` -> ``(NAME, PATH)``; ``what`` names the option in the error."""
+def parse_named_path(item: str, what: str, form: str = "NAME=PATH") -> tuple[str, str]:
+    """Split a ``NAME=PATH`` command-line item into ``(name, path)``.
+
+    ``what`` names the argument in the error (e.g. ``"--summary"``) and ``form`` spells out what
+    is expected (e.g. ``"EXPERIMENT=SUMMARY.json"``). An item without ``=``, or with an empty
+    name or path, raises :class:`~cir.errors.CirError` quoting the item.
+    """
     name, sep, path = str(item).partition("=")
     if not sep or not name or not path:
-        raise CirError(f"{what} {item!r}: expected NAME=PATH")
+        raise CirError(f"{what} {item!r}: expected {form}")
     return name, path
