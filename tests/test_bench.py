@@ -3,10 +3,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from cir.jobs.bench import bench_experiments
-
-from conftest import ROOT
 
 
 def test_iteration_split_adds_up_to_the_step():
@@ -39,6 +38,7 @@ def test_dckd_split_reports_history_and_encoder():
     assert e["step_over_parts_alone"] == pytest.approx(e["seconds"]["total"] / alone["sum"])
 
 
+@pytest.mark.slow
 def test_cli_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "workflow_scripts/bench_step.py", "--preset", "smoke", "--task", "x2",

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from cir.cli import main
 from cir.data.builtin import skimage_data_dir
 from cir.data.images import read_image, write_image
+from cir.eval.cli import main
 from cir.eval.metrics import MetricSpec, build_metric
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,10 +173,11 @@ def test_argument_errors_are_one_line(capsys) -> None:
     assert err.count("\n") == 1 and "not allowed with argument" in err
 
 
+@pytest.mark.slow
 def test_console_command_runs_without_traceback(folders) -> None:
     sr, hr = folders
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "cir.cli", "metrics", str(sr / "coffee.png"), str(hr / "nope.png")],
+    proc = subprocess.run([sys.executable, "-m", "cir.eval.cli", "metrics", str(sr / "coffee.png"), str(hr / "nope.png")],
                           capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"error: {hr / 'nope.png'}: no such file or folder"

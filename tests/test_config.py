@@ -85,6 +85,7 @@ def test_the_old_preset_key_says_what_it_became(cfg):
         cfgmod.validate(old)
 
 
+@pytest.mark.slow
 def test_snakemake_dry_run_rejects_a_misspelt_method_option(tmp_path):
     """A typo in a method option fails at `snakemake -n`, with its key path, not hours into a run."""
     conf = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -96,6 +97,7 @@ def test_snakemake_dry_run_rejects_a_misspelt_method_option(tmp_path):
     assert "experiments.dckd.options: unknown key(s) 'w_dlc'" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path):
     conf = yaml.safe_load((ROOT / "config.yaml").read_text())
     conf["presets"]["smoke"]["train"]["optimizer"]["name"] = "sgd"
@@ -118,6 +120,7 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_paper_dry_run_lists_the_full_dag():
     # the command line of the README
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "preset=paper", "-n",
@@ -143,6 +146,7 @@ def test_paper_dry_run_lists_the_full_dag():
     ("results/tables/table7.csv", "paper_table", 5),   # DCKD + 2 lambda_dcl + 2 lambda_ce values
     ("results/figures/fig8.png", "sweep_figure", 6),   # N = 1, 3, 5, 7; initial step 500, 2000
 ])
+@pytest.mark.slow
 def test_paper_dry_run_of_the_ablations(target, job, students):
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--config", "preset=paper", "-n", target],
                           cwd=ROOT, capture_output=True, text=True)
@@ -151,3 +155,52 @@ def test_paper_dry_run_of_the_ablations(target, job, students):
     counts = job_counts(out)
     assert counts["train_student"] == students and counts["evaluate"] == students and counts[job] == 1
     assert counts["import_teacher"] == 1 and "data/sr/Set14/x2" in out and "data/sr/Urban100/x2" in out
+
+
+@pytest.mark.slow
+def test_config_overrides_reach_the_jobs():
+    """`--config device=cpu` is validated and then used: every training and evaluation command
+    carries it (before, the jobs re-read config.yaml and never saw it)."""
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--forceall", "results/tables/table2.csv",
+                           "--config", "preset=smoke", "device=cpu"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cmds = [ln for ln in proc.stdout.splitlines() if "workflow_scripts/train.py" in ln or "workflow_scripts/evaluate.py" in ln]
+    assert len(cmds) == 12 and all("--device cpu" in c for c in cmds)
+    # the spec jobs read the configuration the workflow validated (the overrides applied), not config.yaml
+    specs = [ln for ln in proc.stdout.splitlines() if "workflow_scripts/write_spec.py" in ln]
+    assert specs and all("--config .snakemake/cir/config-" in c and "--expect " in c for c in specs)
+
+
+@pytest.mark.slow
+def test_spec_job_refuses_a_configuration_edited_after_the_start(tmp_path):
+    """The workflow passes the spec digest it validated; a config.yaml edited since stops the job
+    with one line and writes nothing."""
+    from cir import spec
+
+    cfg = cfgmod.load_and_validate(ROOT / "config.yaml")
+    digest = spec.spec_hash(spec.job_spec(cfg, "smoke", "x2", "rcan", "scratch"))
+    conf = yaml.safe_load((ROOT / "config.yaml").read_text())
+    conf["presets"]["smoke"]["train"]["student_iterations"] = 9
+    edited = tmp_path / "config.yaml"
+    edited.write_text(yaml.safe_dump(conf))
+    args = ["--preset", "smoke", "--task", "x2", "--backbone", "rcan", "--experiment", "scratch"]
+    out = tmp_path / "spec.json"
+    proc = subprocess.run([sys.executable, "workflow_scripts/write_spec.py", "--config", str(edited), *args,
+                           "--expect", digest, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and "the configuration changed since" in proc.stderr and not out.exists()
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = subprocess.run([sys.executable, "workflow_scripts/write_spec.py", "--config", str(ROOT / "config.yaml"),
+                           *args, "--expect", digest, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert spec.spec_hash(spec.load_spec(out)) == digest
+
+
+def test_task_conventions_match_the_metric_registry():
+    from cir.eval.metrics import CONVENTIONS
+    from cir.tasks import CONVENTION_NAMES, parse_task
+
+    assert set(CONVENTION_NAMES) == set(CONVENTIONS)
+    assert parse_task("x4").scale == 4 and parse_task("x4").default_convention == "dckd_sr"
+    assert parse_task("derain").scale == 1 and parse_task("derain").default_convention == "derain_y"
+    with pytest.raises(ConfigError, match="'x1' is not a task"):
+        parse_task("x1")

@@ -155,6 +155,7 @@ def assert_ranks_agree(r0, r1):
 
 
 @pytest.mark.parametrize("method", ["supervised", "logits", "mipkd", "tiny_adversarial"])
+@pytest.mark.slow
 def test_two_ranks_match_one_process(tmp_path, pairs, spawned, method):
     single = make_trainer(method, pairs, tmp_path / "single")
     single.fit(tmp_path / "single" / "model.pt")
@@ -175,6 +176,7 @@ def test_two_ranks_match_one_process(tmp_path, pairs, spawned, method):
     assert all(torch.equal(model["model"][k], r0["student"][k]) for k in model["model"])
 
 
+@pytest.mark.slow
 def test_dckd_history_model_stays_identical_across_ranks(spawned):
     r0 = torch.load(spawned / "dckd-rank0.pt")
     r1 = torch.load(spawned / "dckd-rank1.pt")
@@ -182,6 +184,7 @@ def test_dckd_history_model_stays_identical_across_ranks(spawned):
     assert_ranks_agree(r0, r1)
 
 
+@pytest.mark.slow
 def test_only_rank_zero_writes(spawned):
     saved0 = torch.load(spawned / "saved-rank0.pt")
     saved1 = torch.load(spawned / "saved-rank1.pt")
@@ -211,6 +214,7 @@ def test_tolerance_separates_a_wrong_split(tmp_path, pairs):
     assert max_diff(final_state(full)["student"], final_state(half)["student"]) > 100 * ATOL
 
 
+@pytest.mark.slow
 def test_torchrun_launch_stops_on_signal_and_resumes(tmp_path, pairs):
     """train.py --nproc-per-node 2 runs under torchrun; SIGUSR1 to the launcher stops both ranks
     after a common step with a checkpoint and exit code 75; the restarted job finishes, and its

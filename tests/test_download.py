@@ -508,6 +508,7 @@ def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.slow
 def test_cli_process_failures_exit_nonzero(tmp_path):
     res = _run_cli("--dataset", "Set6", "--out", "data/Set6", cwd=tmp_path)
     assert res.returncode == 2 and "unknown data set 'Set6'" in res.stderr and "Urban100" in res.stderr

@@ -3,11 +3,13 @@
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 
 from cir.dvc_export import DVC_TARGETS, render, snakemake_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow   # each test runs a Snakemake dry run
 
 
 def test_committed_dvc_yaml_matches_the_snakemake_dag():

@@ -7,7 +7,7 @@ from cir.engine import Trainer, TrainSettings
 from cir.errors import ConfigError
 from cir.losses.affinity import affinity_distance, affinity_loss, spatial_affinity
 from cir.methods import get_method
-from cir.methods.fakd import W_FA_DEFAULT
+from cir.methods.catalog import FAKD_W_FA as W_FA_DEFAULT
 from cir.models import build_model
 from cir.models.taps import FeatureTaps, LayerNameError, default_tap_layers, match_layers
 

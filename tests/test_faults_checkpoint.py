@@ -86,6 +86,7 @@ def test_failed_first_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.M
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE semantics of Linux")
+@pytest.mark.slow
 def test_real_file_size_limit(tmp_path: Path) -> None:
     """A real short write: the process may not grow any file beyond 64 kB."""
     path = tmp_path / "last.pt"

@@ -58,6 +58,7 @@ def test_prepare_cli_bad_image_is_one_line_exit_2(tmp_path: Path, kind: str,
     assert not (tmp_path / "x2").exists()
 
 
+@pytest.mark.slow
 def test_prepare_cli_process_has_no_traceback(tmp_path: Path) -> None:
     hr = tmp_path / "hr"
     bad = _bad_file(hr, "truncated")

@@ -115,6 +115,7 @@ def test_large_image_is_scored_in_bounded_bands(monkeypatch: pytest.MonkeyPatch)
     torch.testing.assert_close(banded, untiled, rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_peak_memory_of_a_large_image_is_bounded() -> None:
     """A 2400x2400 RGB pair: SSIM on the whole image needs ~2 GB on top of its inputs (15 float64
     maps of the image, filtered twice); in bands it stays far below that."""
@@ -161,7 +162,7 @@ def test_out_of_memory_is_a_metric_error(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_cir_metrics_names_the_image_that_ran_out_of_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture) -> None:
-    from cir.cli import main
+    from cir.eval.cli import main
 
     img = (np.random.default_rng(0).random((40, 48, 3)) * 255).astype(np.uint8)
     write_image(tmp_path / "sr.png", img)

@@ -333,6 +333,7 @@ def test_lpips_with_real_weights() -> None:
     assert float(metric(x, y)[0]) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_snakemake_assets_target_produces_every_file(tmp_path: Path) -> None:
     """`snakemake assets` builds the five registry files in the metric cache (dry run)."""
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch")}

@@ -7,7 +7,8 @@ from torch import nn
 from cir.engine import Trainer, TrainSettings
 from cir.errors import ConfigError
 from cir.methods import get_method
-from cir.methods.mipkd import LAMBDA_BLOCK, LAMBDA_FEAT
+from cir.methods.catalog import MIPKD_LAMBDA_BLOCK as LAMBDA_BLOCK
+from cir.methods.catalog import MIPKD_LAMBDA_FEAT as LAMBDA_FEAT
 from cir.models import build_model
 from cir.models.mixers import FeaturePriorMixer, block_runner, mix_latents, random_mask
 from cir.models.taps import FeatureTaps

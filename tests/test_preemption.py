@@ -73,6 +73,7 @@ def test_signal_after_the_last_step_finishes_normally(tmp_path):
     assert (tmp_path / "run.pt").exists()
 
 
+@pytest.mark.slow
 def test_cli_exit_code_and_resume(tmp_path):
     """workflow_scripts/train.py gets SIGTERM once it is stepping: exit code 75 and a checkpoint;
     started again it resumes and writes the weights of an uninterrupted run."""

@@ -209,6 +209,7 @@ def _write_json(path: Path, obj: object) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_cli_end_to_end(tmp_path: Path) -> None:
     a = _write_json(
         tmp_path / "a.json", summary(test_sets={"Set5": {"n_images": 5, "psnr": 37.5, "ssim": 0.95}})

@@ -5,6 +5,7 @@ finished run is never "resumed" (snakemake --forcerun retrains), and one run fol
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -28,7 +29,7 @@ def setup(tmp_path_factory):
     return root, pairs, cfg, teacher
 
 
-def interrupted(run: "Path") -> None:  # noqa: F821
+def interrupted(run: Path) -> None:
     """Leave the run as a job killed after its last checkpoint leaves it: a last.pt, no model file."""
     shutil.copy(run / "checkpoints" / "final.pt", run / "checkpoints" / "last.pt")
     (run / "model.pt").unlink()
@@ -53,7 +54,7 @@ def test_unchanged_rerun_resumes(setup, tmp_path, capfd):
 
 
 def test_a_changed_teacher_retrains_from_step_0(setup, tmp_path, capfd):
-    root, pairs, cfg, teacher = setup
+    _, pairs, cfg, teacher = setup
     out = tmp_path / "s" / "model.pt"
     student(cfg, out, teacher, pairs, capfd)
     interrupted(out.parent)

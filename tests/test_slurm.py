@@ -273,6 +273,7 @@ slurm-keep-successful-logs: true   # the test reads every job's SLURM log
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 
 
+@pytest.mark.slow
 def test_smoke_dag_runs_through_slurm(slurm, tmp_path):
     project = copy_project(tmp_path / "project")
     profile = tmp_path / "slurm-local"
@@ -322,6 +323,7 @@ def test_smoke_dag_runs_through_slurm(slurm, tmp_path):
     assert all(r["preset"] == "smoke" and r["skimage_test_psnr_ours"] for r in rows)
 
 
+@pytest.mark.slow
 def test_scancel_signal_reaches_training_and_it_checkpoints(slurm, tmp_path):
     """USR1 sent to a running job's steps (what ``--signal=USR1@120`` does before the time
     limit): the training process checkpoints and exits with 75, and SLURM records that code."""
@@ -366,6 +368,7 @@ def test_scancel_signal_reaches_training_and_it_checkpoints(slurm, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_training_rules_launch_one_process_per_gpu_and_stage(tmp_path):
     """gpu: k > 1 in the preset's train resources gives `--nproc-per-node k`, and stage_dir is
     passed on unexpanded (the compute node expands it); the SLURM profile adds USR1 before the
@@ -385,7 +388,7 @@ def test_training_rules_launch_one_process_per_gpu_and_stage(tmp_path):
     train = [line for line in out.stdout.splitlines() if "workflow_scripts/train.py" in line]
     assert len(train) == 2, out.stdout[-3000:]
     for line in train:
-        assert "--threads 16 --nproc-per-node 4 --stage-dir '$SLURM_TMPDIR/cir' > logs/" in line, line
+        assert "--threads 16 --device auto --nproc-per-node 4 --stage-dir '$SLURM_TMPDIR/cir' > logs/" in line, line
         assert "  " not in line.split(" > ")[0]
     resources = [line for line in out.stdout.splitlines() if "resources:" in line]
     train_res = [r for r in resources if "gpu=4" in r]

@@ -55,3 +55,72 @@ def test_smoke_dag_snakemake_and_dvc_agree(tmp_path):
     # a second `dvc repro` has nothing to do
     out = run([sys.executable, "-m", "dvc", "status"], dv).stdout
     assert "up to date" in out.lower() or out.strip() == "", out
+
+
+def dry_run_outputs(proc_stdout: str) -> set[str]:
+    """The first output of every job a Snakemake dry run lists."""
+    return {line.split("output: ")[1].split(", ")[0] for line in proc_stdout.splitlines()
+            if line.startswith("    output: ")}
+
+
+@pytest.mark.slow
+def test_snakemake_and_dvc_agree_on_what_a_changed_option_reruns(tmp_path):
+    """Change one experiment's option: Snakemake reruns that experiment's spec, training and
+    evaluation and the table, nothing else; `dvc repro` (dvc.yaml regenerated) reruns the same stages.
+    An override given with --configfile reaches the job through its spec."""
+    import yaml
+
+    from cir.dvc_export import _stage_name
+
+    sm = copy_project(tmp_path / "snakemake")
+    dv = copy_project(tmp_path / "dvc")
+    for p in (sm, dv):
+        conf = yaml.safe_load((p / "config.yaml").read_text())
+        conf["preset"] = "smoke"
+        (p / "config.yaml").write_text(yaml.safe_dump(conf, sort_keys=False))
+    run([sys.executable, "-m", "snakemake", "--cores", "2", "results/tables/table2.csv"], sm)
+    assert "Nothing to be done" in run([sys.executable, "-m", "snakemake", "-n", "results/tables/table2.csv"],
+                                       sm).stdout
+    run(["git", "init", "-q"], dv)
+    run([sys.executable, "-m", "dvc", "init", "-q"], dv)
+    run([sys.executable, "workflow_scripts/export_dvc.py", "--preset", "smoke"], dv)
+    run([sys.executable, "-m", "dvc", "repro", "-q"], dv)
+
+    for p in (sm, dv):
+        conf = yaml.safe_load((p / "config.yaml").read_text())
+        conf["experiments"]["logits"]["options"]["w_kd"] = 0.5
+        (p / "config.yaml").write_text(yaml.safe_dump(conf, sort_keys=False))
+    dry = run([sys.executable, "-m", "snakemake", "-n", "results/tables/table2.csv"], sm).stdout
+    outs = dry_run_outputs(dry)
+    expected = {f"runs/smoke/x2/{b}/logits/{f}" for b in ("swinir", "rcan") for f in ("spec.json", "model.pt")}
+    expected |= {f"results/smoke/eval/x2/{b}/logits/summary.json" for b in ("swinir", "rcan")}
+    assert outs == expected | {"results/tables/table2.csv"}, outs
+
+    run([sys.executable, "workflow_scripts/export_dvc.py", "--preset", "smoke"], dv)
+    status = run([sys.executable, "-m", "dvc", "status"], dv).stdout
+    changed = {line.strip().rstrip(":") for line in status.splitlines() if line and not line.startswith("\t")}
+    assert changed == {f"job_spec-runs_smoke_x2_{b}_logits_spec_json" for b in ("swinir", "rcan")}, status
+    repro = run([sys.executable, "-m", "dvc", "repro"], dv).stdout
+    ran = {line.split("'")[1] for line in repro.splitlines() if line.startswith("Running stage '")}
+    assert ran == {_stage_name({"rule": rule_of(dry, o), "outs": [o]}) for o in outs}, (ran, outs)
+
+    # an override file reaches the job through its spec (the job never reads config.yaml)
+    nine = tmp_path / "nine.yaml"
+    nine.write_text(yaml.safe_dump({"presets": {"smoke": {"train": {"student_iterations": 9}}}}))
+    spec = "runs/smoke/x2/rcan/scratch/spec.json"
+    run([sys.executable, "-m", "snakemake", "--cores", "1", spec, "--configfile", "config.yaml", str(nine),
+         "--forcerun", "job_spec"], sm)
+    import json
+
+    assert json.loads((sm / spec).read_text())["train"]["iterations"] == 9
+
+
+def rule_of(dry: str, output: str) -> str:
+    """The rule of the dry-run job whose first output is ``output``."""
+    rule = None
+    for line in dry.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+        elif line.startswith("    output: ") and line.split("output: ")[1].split(", ")[0] == output:
+            return rule
+    raise AssertionError(f"no job with output {output}")

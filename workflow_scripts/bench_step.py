@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int)
     p.add_argument("--out", help="JSON file (default: results/bench/<preset>_<task>_<backbone>_b<batch>_p<patch>.json)")
     a = p.parse_args(argv)
-    from cir.jobs.bench import bench_experiments, write_bench
     from cir.errors import CirError
+    from cir.jobs.bench import bench_experiments, write_bench
 
     try:
         r = bench_experiments(config_path=a.config, preset_name=a.preset, task=a.task, backbone=a.backbone,

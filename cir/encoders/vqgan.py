@@ -19,7 +19,6 @@ DCKD uses two things from it:
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import pickle
 import re

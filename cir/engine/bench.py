@@ -16,11 +16,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work (CUDA), so that a wall-clock reading means something."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from cir.utils.device import synchronize
 
 
 class StepTimer:
@@ -34,7 +30,7 @@ class StepTimer:
 
     def mark(self, part: str | None = None) -> None:
         """Close the interval since the previous mark as ``part`` (``None``: just restart the clock)."""
-        sync(self.device)
+        synchronize(self.device)
         now = time.perf_counter()
         if part is not None and self._last is not None:
             self.parts[part] = self.parts.get(part, 0.0) + now - self._last
@@ -48,11 +44,11 @@ class StepTimer:
             key, start = f"{name}_forward", []
 
             def pre(_m, _inp, start=start):
-                sync(self.device)
+                synchronize(self.device)
                 start.append(time.perf_counter())
 
             def post(_m, _inp, _out, start=start, key=key):
-                sync(self.device)
+                synchronize(self.device)
                 self.parts[key] = self.parts.get(key, 0.0) + time.perf_counter() - start.pop()
 
             handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]

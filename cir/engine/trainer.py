@@ -37,8 +37,8 @@ from cir.engine import preempt
 from cir.engine.distributed import DataParallel, step_seed
 from cir.engine.ema import ModelEMA
 from cir.engine.logs import RunLogger
-from cir.engine.optim import build_optimizer, build_scheduler
 from cir.engine.method import Method, PhaseOutput, freeze
+from cir.engine.optim import build_optimizer, build_scheduler
 from cir.models import model_spec
 from cir.utils.device import resolve_device
 

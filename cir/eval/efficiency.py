@@ -38,6 +38,7 @@ from torch import nn
 from cir.errors import CirError
 from cir.models.registry import count_parameters
 from cir.utils.cli import parse_named_path
+from cir.utils.device import synchronize
 from cir.utils.io import write_text
 
 FLOPS_PER_MAC = 2  # torch.utils.flop_counter counts a multiply-add as two floating-point operations
@@ -90,11 +91,6 @@ def _input(model: nn.Module, input_shape: Sequence[int], seed: int = 0) -> torch
     return torch.rand(shape, generator=gen).to(_model_device(model))
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> FlopCount:
     """FLOPs of one forward pass of ``model`` (in eval mode) on a random ``input_shape`` tensor.
 
@@ -135,10 +131,10 @@ def time_inference(model: nn.Module, input_shape: Sequence[int], *, warmup: int 
             for _ in range(warmup):
                 model(x)
             for _ in range(runs):
-                _sync(device)
+                synchronize(device)
                 t0 = time.perf_counter()
                 model(x)
-                _sync(device)
+                synchronize(device)
                 times.append(time.perf_counter() - t0)
     finally:
         model.train(was_training)

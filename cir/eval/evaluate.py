@@ -37,7 +37,7 @@ from cir.eval.metrics import (
     unavailable_value,
 )
 from cir.models.registry import count_parameters, load_model_file
-from cir.utils.device import resolve_device
+from cir.utils.device import resolve_device, synchronize
 from cir.utils.io import write_json, write_text
 
 
@@ -57,11 +57,6 @@ def _hr_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
 def _check_set_name(name: str) -> None:
     if not name or name.startswith(".") or any(sep in name for sep in ("/", "\\", os.sep)):
         raise CirError(f"test set name {name!r} must be a plain file name (it names the CSV file)")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _csv_text(rows: list[dict], metric_names: Sequence[str]) -> str:
@@ -123,10 +118,10 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
         for pair in pairs:
             lr = to_tensor(pair.lr).unsqueeze(0).to(device)
             hr = _hr_tensor(pair.hr, device)
-            _sync(device)
+            synchronize(device)
             t0 = time.perf_counter()
             sr = restore(model, lr, scale=scale, tile=tile, overlap=overlap)
-            _sync(device)
+            synchronize(device)
             infer_sec += time.perf_counter() - t0
             sr = quantize(sr)
             row: dict = {"image": pair.name}
@@ -142,7 +137,7 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
                     reason = _one_line(exc) if isinstance(exc, CirError) else \
                         f"{metric_name} failed ({type(exc).__name__}: {_one_line(exc)})"
                     raise CirError(f"test set {name!r}, image {pair.name!r} ({files}): {reason}") from exc
-                _sync(device)
+                synchronize(device)
                 metric_sec[metric_name] += time.perf_counter() - t1
             rows.append(row)
             if save_images:

@@ -13,13 +13,13 @@ import torch
 
 from cir import config as cfgmod
 from cir.engine import Trainer, resolve_device
-from cir.engine.bench import sync as _sync
 from cir.engine.bench import time_steps
 from cir.jobs.train import method_options, train_settings
 from cir.methods import get_method
 from cir.models import build_model, count_parameters
 from cir.spec import job_spec, model_params
 from cir.tasks import parse_task
+from cir.utils.device import synchronize
 from cir.utils.io import write_json
 
 
@@ -90,10 +90,10 @@ def write_bench(result: dict, out: str | Path) -> None:
 def _median_seconds(fn, device: torch.device, reps: int) -> float:
     times = []
     for _ in range(reps):
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 

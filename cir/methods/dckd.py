@@ -23,13 +23,13 @@ import torch
 
 from cir.data.degrade import Degrader
 from cir.engine.ema import ModelEMA
-from cir.methods.history import HistoryModel
+from cir.engine.method import Method
 from cir.errors import ConfigError
 from cir.losses import l1
 from cir.losses.contrastive import ratio_contrastive
 from cir.losses.distribution import dmm_cross_entropy
-from cir.engine.method import Method
 from cir.methods.catalog import defaults as _defaults
+from cir.methods.history import HistoryModel
 
 
 def scaled_schedule(schedule, scale: float) -> list[list[int]]:

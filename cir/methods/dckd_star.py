@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cir.data.upcycling import OPS, augment, check_ops_names, draw_ops, invert, zoom_in, zoom_out
+from cir.data.upcycling import augment, check_ops_names, draw_ops, invert, zoom_in, zoom_out
 from cir.errors import ConfigError
 from cir.losses import l1
 from cir.methods.catalog import defaults as _defaults

@@ -29,16 +29,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from cir.engine.method import Method
 from cir.errors import CirError, ConfigError
 from cir.losses import l1
 from cir.losses.affinity import affinity_loss
-from cir.engine.method import Method
-# Official FAKD code settings (see the module docstring for the files) live with the option table.
-from cir.methods.catalog import FAKD_ALPHA, FAKD_FA_WEIGHT, FAKD_N_LAYERS, FAKD_RGB_RANGE  # noqa: F401
-from cir.methods.catalog import FAKD_W_FA as W_FA_DEFAULT
 from cir.methods.catalog import defaults as _defaults
 from cir.models.taps import FeatureTaps, check_layer_names, default_tap_layers, detect_arch, match_layers
-
 
 
 def resolve_layer_pairs(layers: Any, teacher: nn.Module, student: nn.Module,

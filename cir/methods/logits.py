@@ -5,8 +5,8 @@ DCKD eqs. (2)-(3); the "Logits" row of its Table 2.
 
 from __future__ import annotations
 
-from cir.losses import l1
 from cir.engine.method import Method
+from cir.losses import l1
 from cir.methods.catalog import defaults as _defaults
 
 

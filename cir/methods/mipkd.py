@@ -29,15 +29,8 @@ teacher blocks run with autograd; their parameters have ``requires_grad=False`` 
 so the teacher never receives gradients. Teacher features that enter an encoder are cloned out
 of inference mode (a convolution keeps its input for the backward pass).
 
-Sources. No public code of MiPKD is known. Established from public summaries of the ICLR 2025
-version and its OpenReview reviews (the paper's equations were not consulted): the five loss
-terms, lambda_feat = 1 and lambda_block = 0.1 (Table 10), separate CNN encoders (Tables 6-7),
-a random 3D mask (Table 9), the auto-encoder loss (Table 8), the Table 5 switches, and R_k
-choosing student or teacher blocks. Not given there, hence options with cir defaults: the
-weight of the auto-encoder loss, the mask ratio, the probability of R_k = 1, the coders' depth
-and latent width, the distillation positions, averaging (not summing) over positions, and how
-a feature enters a block of the other network's width (a second decoder, used only when the
-widths differ).
+Sources: what is established and what is a cir default is recorded next to the Table 2 numbers,
+in cir/paper/dckd/README.md ("The MiPKD row"); the cir defaults are options (catalog.py).
 
 Backbones (DCKD follows MiPKD's; DCKD Table 1): SwinIR teacher 180 channels / 6 RSTBs, student
 60 / 4; RCAN teacher 64 channels, 10 groups x 20 blocks, student 64 channels, 10 groups x 6
@@ -50,17 +43,14 @@ the networks' own (RCAN works on 0..255 intensities inside, as in the authors' f
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from cir.engine.method import Method
 from cir.errors import CirError, ConfigError
 from cir.losses import l1
-from cir.engine.method import Method
-from cir.methods.catalog import MIPKD_LAMBDA_BLOCK as LAMBDA_BLOCK
-from cir.methods.catalog import MIPKD_LAMBDA_FEAT as LAMBDA_FEAT
 from cir.methods.catalog import defaults as _defaults
 from cir.methods.fakd import resolve_layer_pairs
 from cir.models.mixers import (

@@ -5,8 +5,8 @@ Used for teacher pretraining and for the "Scratch" student row of DCKD Table 2.
 
 from __future__ import annotations
 
-from cir.losses import l1
 from cir.engine.method import Method
+from cir.losses import l1
 from cir.methods.catalog import defaults as _defaults
 
 

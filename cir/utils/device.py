@@ -20,3 +20,10 @@ def resolve_device(name: str) -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise CirError(f"device {name!r}: only cpu and cuda are supported")
     return device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA; a no-op elsewhere), so that a wall-clock reading
+    taken next means something. The one helper every timer in the package uses."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
