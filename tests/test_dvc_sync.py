@@ -30,3 +30,20 @@ def test_every_snakemake_command_is_a_dvc_stage_command():
         assert "  " not in stage["cmd"][-1], "dvc.lock folds double spaces: the stage would never be up to date"
         words = shlex.split(stage["cmd"][-1])
         assert words[0] == "python" and words[1].startswith("workflow_scripts/")
+
+
+def test_each_stage_depends_on_the_code_it_runs_only():
+    """Per-stage code dependencies: editing DCKD's module invalidates the DCKD and DCKD* training
+    stages (DCKD* builds on DCKD) and nothing else; only spec stages read config.yaml, each the keys
+    of its own experiment and the preset."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    using_dckd = {name for name, s in stages.items() if "cir/methods/dckd.py" in s["deps"]}
+    assert using_dckd == {f"train_student-runs_demo_x4_{b}_{e}_model_pt" for b in ("swinir", "rcan")
+                          for e in ("dckd", "dckd_star")}, using_dckd
+    assert all("cir/engine/trainer.py" not in s["deps"] for n, s in stages.items() if n.startswith("builtin_photos"))
+    with_params = {name for name, s in stages.items() if "params" in s}
+    assert with_params == {n for n in stages if n.startswith("job_spec-")}
+    params = stages["job_spec-runs_demo_x4_rcan_logits_spec_json"]["params"][0]["config.yaml"]
+    assert "experiments.logits" in params and not any(p.startswith("experiments.") and p != "experiments.logits"
+                                                      for p in params)
+    assert "presets.demo.models.rcan" in params and "presets.demo.models.swinir" not in params

@@ -274,16 +274,16 @@ def test_cli_bad_summary_names_file_and_key(tmp_path: Path, capsys, content, exp
     code = cli.main(
         ["--table", "table2", "--preset", "demo", "--summaries", str(good), str(bad), "--out", str(out)]
     )
-    assert code == 1
+    assert code == 2
     assert re.search(expected, capsys.readouterr().err)
     assert not out.parent.exists() or not any(out.parent.iterdir())
 
 
 def test_cli_rejects_unknown_table_and_non_csv_out(tmp_path: Path, capsys) -> None:
     cli = _load_cli()
-    assert cli.main(["--table", "table99", "--preset", "demo", "--out", str(tmp_path / "t.csv")]) == 1
+    assert cli.main(["--table", "table99", "--preset", "demo", "--out", str(tmp_path / "t.csv")]) == 2
     assert "table2" in capsys.readouterr().err
-    assert cli.main(["--table", "table2", "--preset", "demo", "--out", str(tmp_path / "t.txt")]) == 1
+    assert cli.main(["--table", "table2", "--preset", "demo", "--out", str(tmp_path / "t.txt")]) == 2
     assert "--out" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from cir.errors import CirError
+from cir.utils.cli import run_step
 from cir.report import TABLES, build_table, get_table_spec, load_summaries, write_table
 
 
@@ -36,17 +37,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
+
+    def make() -> None:
         if args.out.suffix != ".csv":
             raise CirError(f"--out: expected a .csv path, got {str(args.out)!r}")
         spec = get_table_spec(args.table)
         summaries = load_summaries(args.summaries, row_keys=spec.row_keys, metrics=spec.metrics)
         df = build_table(spec, summaries, args.preset, built_methods=args.built_methods)
         write_table(df, args.out, args.out.with_suffix(".md"), title=spec.title, notes=args.note)
-    except CirError as exc:
-        print(f"make_table: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_step(make)
 
 
 if __name__ == "__main__":
