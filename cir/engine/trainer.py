@@ -1,8 +1,11 @@
 """The training loop shared by every method.
 
-The method supplies named loss terms; the trainer owns the rest: optimiser and schedule,
-seeding, bf16 autocast and channels_last on CUDA, gradient clipping, weight EMA,
-validation, atomic checkpoints with automatic resume, progress and logs.
+The method declares its networks and supplies named loss terms per trainable group
+(:mod:`cir.engine.method`); the trainer owns the rest: one optimiser, schedule and clipping per
+group, one phase per group in each step, seeding, bf16 autocast and channels_last on CUDA, weight
+EMA of the student, validation, atomic checkpoints with automatic resume keyed by the run identity
+(a finished run's checkpoint becomes ``final.pt`` and is never resumed), one training process per
+run folder (a lock), progress and logs.
 
 Resume is exact: the data batch and the global RNG at step ``t`` are functions of
 (seed, t) only, so a job killed after its checkpoint at step k and started again ends
