@@ -306,8 +306,8 @@ def test_smoke_dag_runs_through_slurm(slurm, tmp_path):
     for job_id, slurm_log in submitted.items():
         if slurm_log.parts[-3] not in ("rule_train_teacher", "rule_train_student"):
             continue
-        wildcards = slurm_log.parts[-2]  # e.g. 2_rcan_logits
-        train_log = project / "logs" / "smoke" / "train" / f"x{wildcards}.log"
+        wildcards = slurm_log.parts[-2]  # e.g. x2_rcan_logits (task, backbone, experiment)
+        train_log = project / "logs" / "smoke" / "train" / f"{wildcards}.log"
         assert f"[cir] SLURM job {job_id} on " in train_log.read_text(), train_log
         info = slurm.job_info(job_id)
         assert info["Partition"] == PARTITION
