@@ -2,6 +2,8 @@
 # dvc.yaml is generated from this DAG (workflow_scripts/export_dvc.py) so both run the
 # same command lines.
 
+import os
+
 from cir import spec as cir_spec
 from cir.methods.catalog import METHOD_ASSETS
 from cir.paper.defs import figure_def, figure_defs as cir_figure_defs, figure_experiments, table_def
@@ -90,8 +92,6 @@ def resolved_config_file():
         write_text(path, text)
     return path
 
-
-import os
 
 CONFIG_FILE = resolved_config_file()
 
