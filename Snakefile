@@ -32,6 +32,7 @@ localrules:
     download_asset,
     job_spec,
     paper_table,
+    model_specs_table,
     sweep_figure,
     study_table,
 

@@ -87,10 +87,9 @@ def _describe_at(error, prefix: tuple) -> str:
 
 
 def _check_semantics(cfg: dict, source: str) -> None:
-    from cir.data.registry import DATASETS
     from cir.methods import METHOD_NAMES
     from cir.methods.catalog import groups as method_groups
-    from cir.tasks import CONVENTION_NAMES, PREPARED_KINDS, parse_task
+    from cir.tasks import CONVENTION_NAMES, parse_task
 
     problems: list[str] = []
     exps = cfg["experiments"]
@@ -126,10 +125,7 @@ def _check_semantics(cfg: dict, source: str) -> None:
     for pname, preset in cfg["presets"].items():
         at = f"presets.{pname}"
         for i, task in enumerate(preset["tasks"]):
-            kind = parse_task(task, f"{at}.tasks.{i}").kind
-            if kind not in PREPARED_KINDS:
-                problems.append(f"{at}.tasks.{i}: {task!r}: the DAG has no data preparation for this task yet; "
-                                f"allowed values: an SR factor x2 ... x8")
+            parse_task(task, f"{at}.tasks.{i}")
         for i, exp in enumerate(preset["experiments"]):
             if exp not in exps:
                 problems.append(f"{at}.experiments.{i}: {exp!r} is not an experiment; "
@@ -142,30 +138,121 @@ def _check_semantics(cfg: dict, source: str) -> None:
         for b in preset["backbones"]:
             if b not in preset["models"]:
                 problems.append(f"{at}.models: no entry for backbone {b!r}")
-        valid_sets = BUILTIN_SETS if preset["data"]["source"] == "builtin" else tuple(DATASETS)
-        for split in ("train", "test"):
-            for i, ds in enumerate(preset["data"][split]):
-                if ds not in valid_sets:
-                    problems.append(f"{at}.data.{split}.{i}: {ds!r} is not a {preset['data']['source']} "
-                                    f"data set; allowed values: {', '.join(valid_sets)}")
-        t = preset["train"]
-        schedulers = [("train.scheduler", t["scheduler"])]
-        for name in preset["experiments"]:
-            for g, own in exps.get(name, {}).get("groups", {}).items():
-                if "scheduler" in own:
-                    schedulers.append((f"experiments.{name}.groups.{g}.scheduler", own["scheduler"]))
-        shortest = min(t["teacher_iterations"], t["student_iterations"])
-        for where, sched in schedulers:
-            ms = sched.get("milestones", [])
-            if ms != sorted(ms):
-                problems.append(f"{at}.{where}.milestones: {ms} must be increasing")
-            if ms and ms[-1] > shortest:
-                problems.append(f"{at}.{where}.milestones: {ms[-1]} is beyond the iteration count "
-                                f"({shortest}, presets.{pname}.train.*_iterations): that decay would never happen")
-            if sched["name"] == "multistep" and "gamma" not in sched:
-                problems.append(f"{at}.{where}: 'gamma' is required for multistep")
+        _check_data(pname, preset, problems)
+        for key in preset.get("recipes", {}):
+            task, _, backbone = key.rpartition("/")
+            if task and task not in preset["tasks"]:
+                problems.append(f"{at}.recipes.{key}: task {task!r} is not one of the preset's tasks "
+                                f"({', '.join(preset['tasks'])})")
+            if backbone not in preset["backbones"]:
+                problems.append(f"{at}.recipes.{key}: backbone {backbone!r} is not one of the preset's backbones "
+                                f"({', '.join(preset['backbones'])})")
+        recipe_keys = [None, *preset.get("recipes", {})]
+        for rkey in recipe_keys:
+            t = preset["train"] if rkey is None else _merge(preset["train"], preset["recipes"][rkey])
+            where_t = f"{at}.train" if rkey is None else f"{at}.recipes.{rkey}"
+            schedulers = [(f"{where_t}.scheduler", t["scheduler"])]
+            for name in preset["experiments"]:
+                for g, own in exps.get(name, {}).get("groups", {}).items():
+                    if "scheduler" in own:
+                        schedulers.append((f"experiments.{name}.groups.{g}.scheduler", own["scheduler"]))
+            shortest = min(t["teacher_iterations"], t["student_iterations"])
+            for where, sched in schedulers:
+                _check_scheduler(where, sched, t, shortest, problems)
+            _check_patch_schedule(where_t, t, problems)
     if problems:
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """``base`` with the keys of ``over`` replaced (one level: a recipe's optimizer replaces the
+    preset's optimizer as a whole, so that no key of another recipe leaks in)."""
+    out = copy.deepcopy(base)
+    out.update(copy.deepcopy(over))
+    return out
+
+
+def train_settings(preset: dict, task: str, backbone: str) -> dict:
+    """The preset's train settings for one task and backbone: ``train``, then the recipe of the
+    backbone (``recipes.<backbone>``), then that of the task and backbone (``recipes.<task>/<backbone>``)."""
+    t = copy.deepcopy(preset["train"])
+    for key in (backbone, f"{task}/{backbone}"):
+        if key in preset.get("recipes", {}):
+            t = _merge(t, preset["recipes"][key])
+    return t
+
+
+def recipe_keys(preset: dict, task: str, backbone: str) -> list[str]:
+    """The recipe entries :func:`train_settings` applies for ``task`` and ``backbone``."""
+    return [k for k in (backbone, f"{task}/{backbone}") if k in preset.get("recipes", {})]
+
+
+def task_data(preset: dict, task: str) -> dict:
+    """``{"train": [...], "test": [...]}``: the data sets of ``task`` in ``preset``
+    (``data.per_task.<task>``, else the preset's ``data.train``/``data.test``)."""
+    d = preset["data"]
+    own = d.get("per_task", {}).get(task)
+    return copy.deepcopy(own) if own else {"train": list(d["train"]), "test": list(d["test"])}
+
+
+def valid_data_sets(source: str, task: str) -> tuple[str, ...]:
+    """The data-set names a preset with data ``source`` may use for ``task``."""
+    from cir.data.registry import DATASETS, PAIRED_DATASETS
+    from cir.tasks import FAMILY_SUFFIX, parse_task, synthetic_set_name
+
+    t = parse_task(task)
+    if t.kind == "sr":
+        return BUILTIN_SETS if source == "builtin" else tuple(DATASETS)
+    if source == "builtin":
+        return tuple(synthetic_set_name(c, task, f) for c in BUILTIN_SETS for f in FAMILY_SUFFIX)
+    return tuple(n for n, e in PAIRED_DATASETS.items() if e.task == t.kind)
+
+
+def _check_data(pname: str, preset: dict, problems: list[str]) -> None:
+    at = f"presets.{pname}.data"
+    source = preset["data"]["source"]
+    for task in preset["data"].get("per_task", {}):
+        if task not in preset["tasks"]:
+            problems.append(f"{at}.per_task.{task}: {task!r} is not one of the preset's tasks "
+                            f"({', '.join(preset['tasks'])})")
+    seen = set()
+    for task in preset["tasks"]:
+        sets = task_data(preset, task)
+        where = f"{at}.per_task.{task}" if task in preset["data"].get("per_task", {}) else at
+        valid = valid_data_sets(source, task)
+        for split in ("train", "test"):
+            for i, ds in enumerate(sets[split]):
+                if ds not in valid and (where, split, i) not in seen:  # data/train serves every SR task: once
+                    seen.add((where, split, i))
+                    problems.append(f"{where}.{split}.{i}: {ds!r} is not a {source} data set of task {task!r}; "
+                                    f"allowed values: {', '.join(valid) or 'none'}")
+
+
+def _check_scheduler(where: str, sched: dict, t: dict, shortest: int, problems: list[str]) -> None:
+    ms = sched.get("milestones", [])
+    if ms != sorted(ms):
+        problems.append(f"{where}.milestones: {ms} must be increasing")
+    if ms and ms[-1] > shortest:
+        problems.append(f"{where}.milestones: {ms[-1]} is beyond the iteration count "
+                        f"({shortest}, train.*_iterations): that decay would never happen")
+    if sched["name"] == "multistep" and "gamma" not in sched:
+        problems.append(f"{where}: 'gamma' is required for multistep")
+    if sched["name"] == "cosine_restart":
+        periods, floors = sched.get("periods"), sched.get("eta_mins")
+        if not periods or not floors or len(periods) != len(floors):
+            problems.append(f"{where}: cosine_restart needs 'periods' and 'eta_mins' of the same length")
+
+
+def _check_patch_schedule(where: str, t: dict, problems: list[str]) -> None:
+    rows = t.get("patch_schedule")
+    if not rows:
+        return
+    starts = [r[0] for r in rows]
+    if starts[0] != 0 or starts != sorted(set(starts)):
+        problems.append(f"{where}.patch_schedule: start steps {starts} must begin at 0 and increase")
+    for i, (_, patch, batch) in enumerate(rows):
+        if patch < 4 or batch < 1:
+            problems.append(f"{where}.patch_schedule.{i}: patch {patch} must be at least 4 and batch {batch} at least 1")
 
 
 def validate(cfg: dict, source: str = "config") -> dict:

@@ -42,7 +42,7 @@ def model_params(preset: dict, backbone: str, role: str) -> dict:
         raise ConfigError(f"presets.{preset['name']}.models.{backbone}.{role}: not defined") from exc
 
 
-def method_options(exp: dict, preset: dict) -> dict:
+def method_options(exp: dict, preset: dict, train: dict | None = None) -> dict:
     """The experiment's method options with what the preset decides: the loss encoder's weights
     (official file, or an explicit random stand-in, optionally narrower) and the iteration scale
     of methods whose schedules the paper states for 2.5e5 iterations."""
@@ -55,7 +55,7 @@ def method_options(exp: dict, preset: dict) -> dict:
         if random_init and preset.get("encoder_stand_in_ch"):
             options["encoder_stand_in_ch"] = preset["encoder_stand_in_ch"]
     if exp["method"] in ITERATION_SCALED and "iteration_scale" not in options:
-        options["iteration_scale"] = preset["train"]["student_iterations"] / PAPER_ITERATIONS
+        options["iteration_scale"] = (train or preset["train"])["student_iterations"] / PAPER_ITERATIONS
     return options
 
 
@@ -67,7 +67,8 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
     if backbone not in preset["backbones"]:
         raise ConfigError(f"presets.{preset_name}.backbones: {backbone!r} is not one of {preset['backbones']}")
     role = exp["role"]
-    train = preset["train"]
+    train = cfgmod.train_settings(preset, t.name, backbone)
+    sets = cfgmod.task_data(preset, t.name)
     init: Any = exp.get("init", "random")
     if role == "teacher" and "init" not in exp:
         init = "official" if preset["teacher_init"] == "official" else "random"
@@ -82,20 +83,23 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
         "replica_of": exp.get("replica_of"),
         "method": exp["method"],
         "role": role,
-        "options": method_options(exp, preset),
+        "options": method_options(exp, preset, train),
         "model": {"arch": backbone, "scale": t.scale, "params": model_params(preset, backbone, role)},
         "teachers": {name: {"experiment": texp, "model": {"arch": backbone, "scale": t.scale}}
                      for name, texp in exp.get("teachers", {}).items()},
         "init": init,
         "data": {"kind": exp.get("data", "paired"), "source": preset["data"]["source"],
-                 "train": list(preset["data"]["train"]), "val": preset["data"]["test"][0],
-                 "lr_patch": train["lr_patch"], "augment": train["augment"]},
+                 "train": sets["train"], "val": sets["test"][0],
+                 "lr_patch": train["lr_patch"], "augment": train["augment"],
+                 "patch_schedule": copy.deepcopy(train.get("patch_schedule"))},
         "convention": exp.get("convention", t.default_convention),
         "encoder_init": preset["encoder_init"],
         "train": {
             "iterations": train["teacher_iterations"] if role == "teacher" else train["student_iterations"],
             **{k: copy.deepcopy(train[k]) for k in _TRAIN_KEYS},
             "seed": int(exp.get("seed", train["seed"])),
+            "rec_loss": train.get("rec_loss", "l1"),
+            "autocast": train.get("autocast", "bf16"),
             "groups": groups,
         },
     }
@@ -107,6 +111,10 @@ def config_keys_read(cfg: dict, preset_name: str, backbone: str, experiment: str
     at = f"presets.{preset_name}"
     keys = [f"experiments.{base}", f"{at}.backbones", f"{at}.data", f"{at}.encoder_init", f"{at}.teacher_init",
             f"{at}.models.{backbone}", f"{at}.train"]
+    # The recipes as a whole (their keys hold a '/'): a spec job whose spec does not change
+    # rewrites the same file, which reruns nothing downstream.
+    if cfg["presets"][preset_name].get("recipes"):
+        keys.append(f"{at}.recipes")
     if "encoder_stand_in_ch" in cfg["presets"][preset_name]:
         keys.append(f"{at}.encoder_stand_in_ch")
     return keys

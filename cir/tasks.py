@@ -2,8 +2,19 @@
 
 A task is either a super-resolution factor (``x2``, ``x3``, ``x4``: scale 2-4, SR pairs made by
 MATLAB-style bicubic downsampling) or a restoration task at scale 1 (``deblur``, ``derain``,
-``dehaze``, ``denoise``, ``realsr``: degraded -> clean pairs). The task fixes the scale, the
-default metric convention and the folder level of every path (``runs/<preset>/<task>/...``).
+``dehaze``, ``denoise``: degraded -> clean pairs). The task fixes the scale, the default metric
+convention, the degradation that makes offline pairs from clean photographs, and the folder level
+of every path (``runs/<preset>/<task>/...``).
+
+Adding a task is one entry in :data:`RESTORATION_TASKS` (its convention and synthetic degradation),
+the degradation in :mod:`cir.data.synthetic` and, for the paper presets, its data sets in
+:mod:`cir.data.registry`; the rules need no change.
+
+Pair folders: an SR task reads ``<data>/sr/<set>/<task>`` (bicubic pairs of a set of clean images);
+a scale-1 task reads ``<data>/pairs/<set>``, a downloaded paired set of the registry or a
+synthetic set named ``<clean set>_<degradation>`` (``skimage_test_blur``) or
+``<clean set>_<degradation>_real`` (the "real-like" family of the same degradation), made from the
+clean photographs by :mod:`cir.data.synthetic` with every random parameter in its manifest.
 """
 
 from __future__ import annotations
@@ -15,19 +26,26 @@ from cir.errors import ConfigError
 
 _SR = re.compile(r"^x([2-8])$")
 
-# scale-1 restoration tasks and the metric convention of the papers' tables for each
-RESTORATION_TASKS: dict[str, str] = {
-    "deblur": "deblur_rgb",
-    "derain": "derain_y",
-    "dehaze": "deblur_rgb",
-    "denoise": "deblur_rgb",
-    "realsr": "criacl_realsr",
+
+@dataclass(frozen=True)
+class RestorationTask:
+    convention: str     # metric convention of the papers' tables for the task
+    degradation: str    # cir.data.synthetic kind that makes offline pairs for it
+
+
+# scale-1 restoration tasks: the metric convention of the papers' tables and the synthetic
+# degradation of the offline presets
+RESTORATION_TASKS: dict[str, RestorationTask] = {
+    "deblur": RestorationTask("deblur_rgb", "blur"),      # DCKD Table 3: PSNR/SSIM on RGB
+    "derain": RestorationTask("derain_y", "rain"),        # DCKD Table 4: Y of YCbCr
+    "dehaze": RestorationTask("deblur_rgb", "haze"),      # RGB, no border (MCIR, Uni-Removal)
+    "denoise": RestorationTask("deblur_rgb", "noise"),    # RGB, no border (DRCNet SIDD)
 }
-# task kinds whose training pairs the DAG can prepare (rules/data.smk)
-PREPARED_KINDS = ("sr",)
 # metric conventions of cir.eval.metrics.CONVENTIONS (a test keeps the two lists equal)
 CONVENTION_NAMES = ("dckd_sr", "deblur_rgb", "derain_y", "criacl_realsr", "uniremoval_real")
 TASK_PATTERN = r"x[2-8]|" + "|".join(RESTORATION_TASKS)
+# families of synthetic degradations (cir.data.synthetic); the suffix a set name carries for each
+FAMILY_SUFFIX = {"synthetic": "", "real_like": "_real"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +56,12 @@ class Task:
 
     @property
     def default_convention(self) -> str:
-        return "dckd_sr" if self.kind == "sr" else RESTORATION_TASKS[self.kind]
+        return "dckd_sr" if self.kind == "sr" else RESTORATION_TASKS[self.kind].convention
+
+    @property
+    def degradation(self) -> str | None:
+        """The synthetic degradation of a scale-1 task (None for SR: its pairs are bicubic)."""
+        return None if self.kind == "sr" else RESTORATION_TASKS[self.kind].degradation
 
 
 def parse_task(name: str, where: str = "task") -> Task:
@@ -53,3 +76,32 @@ def parse_task(name: str, where: str = "task") -> Task:
 
 def sr_task(scale: int) -> str:
     return f"x{int(scale)}"
+
+
+def synthetic_set_name(clean_set: str, task: str, family: str = "synthetic") -> str:
+    """The name of the synthetic pair set of ``task`` made from ``clean_set``."""
+    t = parse_task(task)
+    if t.kind == "sr":
+        raise ConfigError(f"{task}: SR pairs are bicubic, not a synthetic degradation")
+    if family not in FAMILY_SUFFIX:
+        raise ConfigError(f"family {family!r} is not allowed; allowed values: {', '.join(FAMILY_SUFFIX)}")
+    return f"{clean_set}_{t.degradation}{FAMILY_SUFFIX[family]}"
+
+
+def parse_synthetic_set(name: str, clean_sets) -> tuple[str, str, str] | None:
+    """``(clean set, degradation, family)`` of a synthetic set name, or None if it is not one."""
+    kinds = {r.degradation for r in RESTORATION_TASKS.values()}
+    for clean in clean_sets:
+        for kind in kinds:
+            for family, suffix in FAMILY_SUFFIX.items():
+                if name == f"{clean}_{kind}{suffix}":
+                    return clean, kind, family
+    return None
+
+
+def task_of_degradation(kind: str) -> str:
+    for task, r in RESTORATION_TASKS.items():
+        if r.degradation == kind:
+            return task
+    raise ConfigError(f"degradation {kind!r} belongs to no task; allowed values: "
+                      f"{', '.join(r.degradation for r in RESTORATION_TASKS.values())}")

@@ -26,7 +26,16 @@ def res(stage, key):
 
 
 def pairs_dir(dataset, task):
-    return f"{DATA}/sr/{dataset}/{task}"
+    """The pair folder of ``dataset`` for ``task``: bicubic SR pairs per factor, or the degraded ->
+    clean pairs of a scale-1 task (downloaded, or synthetic from clean photographs)."""
+    if parse_task(task).kind == "sr":
+        return f"{DATA}/sr/{dataset}/{task}"
+    return f"{DATA}/pairs/{dataset}"
+
+
+def task_sets(task):
+    """``{"train": [...], "test": [...]}``: the preset's data sets of ``task``."""
+    return cir_config.task_data(PRESET, task)
 
 
 def run_dir(task, backbone, exp):
@@ -46,15 +55,15 @@ def summary_file(task, backbone, exp):
 
 
 def train_dirs(wc):
-    return [pairs_dir(d, wc.task) for d in PRESET["data"]["train"]]
+    return [pairs_dir(d, wc.task) for d in task_sets(wc.task)["train"]]
 
 
 def val_dir(wc):
-    return pairs_dir(PRESET["data"]["test"][0], wc.task)
+    return pairs_dir(task_sets(wc.task)["test"][0], wc.task)
 
 
 def test_dirs(wc):
-    return {d: pairs_dir(d, wc.task) for d in PRESET["data"]["test"]}
+    return {d: pairs_dir(d, wc.task) for d in task_sets(wc.task)["test"]}
 
 
 def job_spec(wc):

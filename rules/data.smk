@@ -1,7 +1,9 @@
 # Stage 1: data. Raw HR images (built-in photos or downloaded archives), then LR/HR pairs
-# per scale (mod-crop + MATLAB-compatible bicubic).
+# per scale (mod-crop + MATLAB-compatible bicubic); for scale-1 tasks, degraded -> clean pairs
+# (downloaded paired sets, or synthetic degradations of the built-in photos).
 
-from cir.data.registry import ASSETS, DATASETS
+from cir.data.registry import ASSETS, DATASETS, PAIRED_DATASETS
+from cir.tasks import FAMILY_SUFFIX, RESTORATION_TASKS
 from cir.eval import assets as metric_assets
 
 # Weight files of the image-quality metrics live where pyiqa and torchvision read them
@@ -13,6 +15,9 @@ _TORCHVISION_ASSETS = [n for n in metric_assets.metric_asset_names() if n not in
 _PACKAGE_ONLY = [n for n in metric_assets.PACKAGE_FILES if n not in metric_assets.metric_asset_names()]
 
 BUILTIN = ["skimage_train", "skimage_test"]
+# synthetic set suffix (blur, blur_real, ...) -> (degradation, family)
+SYNTH_KINDS = {f"{t.degradation}{suffix}": (t.degradation, family)
+               for t in RESTORATION_TASKS.values() for family, suffix in FAMILY_SUFFIX.items()}
 
 
 rule builtin_photos:
@@ -67,6 +72,52 @@ rule prepare_sr:
         runtime=res("data", "runtime"),
     shell:
         "{PY} workflow_scripts/prepare_sr.py --hr-dir {input} --scale {wildcards.scale} --out {output} > {log} 2>&1"
+
+
+rule download_pairs:
+    """A paired data set of the registry (degraded -> clean, scale 1): LR/ (input), HR/ (target)."""
+    output:
+        directory(f"{DATA}/pairs/{{dataset}}"),
+    wildcard_constraints:
+        dataset=alternation(PAIRED_DATASETS),
+    log:
+        f"logs/{P}/data/download_{{dataset}}.log",
+    benchmark:
+        f"benchmarks/{P}/data/download_{{dataset}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    shell:
+        "{PY} workflow_scripts/download.py --dataset {wildcards.dataset} --out {output} "
+        "--cache {DATA}/downloads > {log} 2>&1"
+
+
+rule synth_pairs:
+    """Synthetic pairs of a scale-1 task from clean photographs (cir/data/synthetic.py): the set
+    <clean>_<degradation> (family 'synthetic') or <clean>_<degradation>_real ('real_like'); every
+    random parameter is in the folder's manifest."""
+    input:
+        f"{DATA}/raw/{{clean}}",
+    output:
+        directory(f"{DATA}/pairs/{{clean}}_{{degradation}}"),
+    wildcard_constraints:
+        clean=alternation(BUILTIN),
+        degradation=alternation(SYNTH_KINDS),
+    log:
+        f"logs/{P}/data/synth_{{clean}}_{{degradation}}.log",
+    benchmark:
+        f"benchmarks/{P}/data/synth_{{clean}}_{{degradation}}.tsv"
+    params:
+        kind=lambda wc: SYNTH_KINDS[wc.degradation][0],
+        family=lambda wc: SYNTH_KINDS[wc.degradation][1],
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    shell:
+        "{PY} workflow_scripts/synth_pairs.py --clean-dir {input} --kind {params.kind} "
+        "--family {params.family} --seed 0 --out {output} > {log} 2>&1"
 
 
 rule download_asset:

@@ -1,11 +1,14 @@
 # Stage 6: paper tables with our numbers beside the paper's. Which runs a table needs is data:
 # cir/paper/<paper>/tables.yaml (rows -> experiments, tasks, backbones).
 
+from snakemake.exceptions import WorkflowError
+
 
 def table_runs(tid):
     """(task, backbone, experiment) of every cell group of table ``tid``. A table whose rows come
     from the preset (Table 2) runs the preset's experiments at the preset's tasks and backbones;
-    the others (ablations) run their own rows at their own task and backbone in any preset."""
+    the others (Tables 3-4, the ablations) run their own rows at their own tasks and backbones in
+    any preset that has those tasks and backbones. Reference rows (published models) are never run."""
     d = table_def(tid)
     if d.get("rows_from_preset"):
         tasks = [t for t in TASKS if t in d["tasks"]]
@@ -13,6 +16,11 @@ def table_runs(tid):
         rows = [e for e in PRESET["experiments"] if e in d["rows"]]
     else:
         tasks, backbones, rows = d["tasks"], list(d["backbones"]), list(d["rows"])
+        missing = [t for t in tasks if t not in TASKS] + [b for b in backbones if b not in PRESET["backbones"]]
+        if missing:
+            raise WorkflowError(f"{tid} needs task(s)/backbone(s) {missing}, which preset {P!r} does not have "
+                                f"(its tasks: {TASKS}; backbones: {PRESET['backbones']}); pick a preset that "
+                                "has them, e.g. --config preset=demo")
     return [(t, b, e) for t in tasks for b in backbones for e in rows if runs_at(e, t)]
 
 
@@ -34,6 +42,24 @@ rule paper_table:
     threads: 1
     shell:
         "{PY} workflow_scripts/make_table.py --table {wildcards.table} --preset {P} --summaries {input} "
+        "--out {output.csv} > {log} 2>&1"
+
+
+rule model_specs_table:
+    """DCKD Table 1: the printed model specifications beside the parameter counts of the networks
+    config.yaml builds (the paper preset's, and the running preset's)."""
+    input:
+        CONFIG_FILE,
+    output:
+        csv=report(f"{RESULTS}/tables/table1.csv", category="Tables", caption="report/table.rst"),
+        md=report(f"{RESULTS}/tables/table1.md", category="Tables", caption="report/table.rst"),
+    log:
+        f"logs/{P}/report/table1.log",
+    benchmark:
+        f"benchmarks/{P}/report/table1.tsv"
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/model_specs.py --paper-key dckd/table1 --config {CONFIG_FILE} --preset {P} "
         "--out {output.csv} > {log} 2>&1"
 
 
@@ -81,7 +107,32 @@ def trained_experiments(task):
 
 
 FIGURE_SETS = list(dict.fromkeys((t, b) for t, b, _ in TABLE2_MODELS))
-VISUAL_SET = PRESET["data"]["test"][0]  # the compared outputs come from the first test set
+
+
+def visual_table(task, backbone):
+    """The table (with ``visual: true`` in tables.yaml) whose rows the visual comparison of
+    ``task``/``backbone`` shows: Table 2 for SR (DCKD Figs. 5-6), Table 3 for deblurring (Fig. 4),
+    Table 4 for deraining (Fig. 7)."""
+    for tid, d in cir_table_defs().items():
+        if d.get("visual") and task in d["tasks"] and backbone in d["backbones"]:
+            return tid
+    raise WorkflowError(f"no table with a visual comparison reports {backbone} at {task}")
+
+
+def visual_experiments(task, backbone):
+    tid = visual_table(task, backbone)
+    return list(dict.fromkeys(e for t, b, e in table_runs(tid) if t == task and b == backbone))
+
+
+def visual_set(task):
+    """The compared outputs come from the task's first test set."""
+    return task_sets(task)["test"][0]
+
+
+# (task, backbone) of the visual comparisons of the other visual tables this preset can build
+VISUAL_SETS = FIGURE_SETS + [
+    (t, b) for tid, d in cir_table_defs().items() if d.get("visual") and not d.get("rows_from_preset")
+    for t in d["tasks"] for b in d["backbones"] if t in TASKS and b in PRESET["backbones"]]
 
 
 EFFICIENCY = PRESET["eval"].get("efficiency", {})
@@ -115,10 +166,11 @@ rule efficiency:
 
 
 rule visual:
-    """The same crop of one test image from every method's saved SR output, with HR and bicubic."""
+    """The same crop of one test image from every method's saved output, with HR and bicubic (SR) or
+    the degraded input (scale-1 tasks)."""
     input:
-        summaries=lambda wc: [summary_file(wc.task, wc.backbone, e) for e in table2_experiments(wc.task)],
-        test=lambda wc: pairs_dir(VISUAL_SET, wc.task),
+        summaries=lambda wc: [summary_file(wc.task, wc.backbone, e) for e in visual_experiments(wc.task, wc.backbone)],
+        test=lambda wc: pairs_dir(visual_set(wc.task), wc.task),
     output:
         png=report(f"{RESULTS}/figures/visual_{{task}}_{{backbone}}.png", category="Figures",
                    subcategory="Visual comparison", labels={"task": "{task}", "backbone": "{backbone}",
@@ -132,11 +184,13 @@ rule visual:
         f"benchmarks/{P}/report/visual_{{task}}_{{backbone}}.tsv"
     params:
         summaries=lambda wc, input: " ".join(
-            f"--summary {e}={f}" for e, f in zip(table2_experiments(wc.task), input.summaries)),
+            f"--summary {e}={f}" for e, f in zip(visual_experiments(wc.task, wc.backbone), input.summaries)),
+        test_set=lambda wc: visual_set(wc.task),
+        table=lambda wc: visual_table(wc.task, wc.backbone),
     threads: 1
     shell:
-        "{PY} workflow_scripts/make_figure.py --figure visual {params.summaries} "
-        "--test-set {VISUAL_SET}={input.test} --out {output.png} > {log} 2>&1"
+        "{PY} workflow_scripts/make_figure.py --figure visual --table {params.table} {params.summaries} "
+        "--test-set {params.test_set}={input.test} --out {output.png} > {log} 2>&1"
 
 
 rule curves:
@@ -154,10 +208,11 @@ rule curves:
         runs=lambda wc, input: " ".join(
             f"--run {e}={os.path.dirname(f)}" for e, f in zip(trained_experiments(wc.task), input)),
         scale=lambda wc: parse_task(wc.task).scale,
+        val_set=lambda wc: visual_set(wc.task),
     threads: 1
     shell:
         "{PY} workflow_scripts/make_figure.py --figure curves {params.runs} --scale {params.scale} "
-        "--backbone {wildcards.backbone} --preset {P} --val-set {VISUAL_SET} --out {output} > {log} 2>&1"
+        "--backbone {wildcards.backbone} --preset {P} --val-set {params.val_set} --out {output} > {log} 2>&1"
 
 
 localrules:
@@ -170,3 +225,4 @@ rule all_figures:
     input:
         f"{RESULTS}/tables/efficiency.csv",
         [f"{RESULTS}/figures/{kind}_{t}_{b}.png" for kind in ("visual", "curves") for t, b in FIGURE_SETS],
+        [f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in VISUAL_SETS[len(FIGURE_SETS):]],

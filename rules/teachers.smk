@@ -6,7 +6,7 @@
 def official_asset(wc):
     from cir.data.registry import official_teacher_asset
 
-    return official_teacher_asset(wc.backbone, parse_task(wc.task).scale)
+    return official_teacher_asset(wc.backbone, wc.task)
 
 
 if PRESET["teacher_init"] == "pretrain":

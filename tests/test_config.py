@@ -24,7 +24,8 @@ def test_shipped_config_is_valid(cfg):
 def test_paper_preset_holds_dckd_settings(cfg):
     p = cfgmod.preset(cfg, "paper")
     t = p["train"]
-    assert p["tasks"] == ["x2", "x3", "x4"] and p["backbones"] == ["swinir", "rcan"]
+    assert p["tasks"] == ["x2", "x3", "x4", "deblur", "derain"]
+    assert p["backbones"] == ["swinir", "rcan", "nafnet", "restormer"]
     assert p["data"]["train"] == ["DIV2K_train_HR"]
     assert p["data"]["test"] == ["Set5", "Set14", "BSD100", "Urban100"]
     assert t["lr_patch"] == 48 and t["batch_size"] == 16 and t["augment"] is True
@@ -46,12 +47,25 @@ def bad(cfg, path, value):
     (["presets", "demo", "train", "optimizer", "name"], "sgd",
      r"presets\.demo\.train\.optimizer\.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'"),
     (["presets", "demo", "tasks"], ["x2", "x9"], r"presets\.demo\.tasks\.1: 'x9' does not match"),
-    (["presets", "demo", "tasks"], ["deblur"], r"presets\.demo\.tasks\.0: 'deblur': the DAG has no data preparation"),
+    (["presets", "demo", "tasks"], ["x4", "dejpeg"], r"presets\.demo\.tasks\.1: 'dejpeg' does not match"),
+    (["presets", "demo", "data", "per_task", "deblur", "train"], ["skimage_train_rain"],
+     r"presets\.demo\.data\.per_task\.deblur\.train\.0: 'skimage_train_rain' is not a builtin data set of task "
+     r"'deblur'; allowed values: skimage_train_blur, skimage_train_blur_real, skimage_test_blur"),
+    (["presets", "paper", "data", "per_task", "derain", "test"], ["GoPro_test"],
+     r"presets\.paper\.data\.per_task\.derain\.test\.0: 'GoPro_test' is not a download data set of task 'derain'"),
+    (["presets", "demo", "recipes", "deblur/edsr"], {"rec_loss": "psnr"},
+     r"presets\.demo\.recipes\.deblur/edsr: backbone 'edsr' is not one of the preset's backbones"),
+    (["presets", "demo", "recipes", "nafnet", "rec_loss"], "l2",
+     r"presets\.demo\.recipes\.nafnet\.rec_loss: 'l2' is not allowed; allowed values: 'l1', 'psnr'"),
+    (["presets", "paper", "recipes", "restormer", "patch_schedule"], [[10, 128, 8]],
+     r"presets\.paper\.recipes\.restormer\.patch_schedule: start steps \[10\] must begin at 0"),
+    (["presets", "paper", "recipes", "restormer", "scheduler"], {"name": "cosine_restart", "periods": [10]},
+     r"presets\.paper\.recipes\.restormer\.scheduler: cosine_restart needs 'periods' and 'eta_mins'"),
     (["presets", "demo", "backbones"], ["edsr"], r"presets\.demo\.models: no entry for backbone 'edsr'"),
     (["presets", "demo", "train", "lr_patch"], 2, r"presets\.demo\.train\.lr_patch: 2 is less than the minimum of 4"),
     (["presets", "demo", "train", "batchsize"], 4, r"presets\.demo\.train: unknown key\(s\) 'batchsize'; allowed keys:"),
-    (["presets", "demo", "data", "test"], ["Set6"], r"presets\.demo\.data\.test\.0: 'Set6' is not a builtin data set"),
-    (["presets", "paper", "data", "test"], ["Set6"], r"presets\.paper\.data\.test\.0: 'Set6' is not a download data set; allowed values: .*Set5"),
+    (["presets", "demo", "data", "test"], ["Set6"], r"presets\.demo\.data\.test\.0: 'Set6' is not a builtin data set of task 'x4'"),
+    (["presets", "paper", "data", "test"], ["Set6"], r"presets\.paper\.data\.test\.0: 'Set6' is not a download data set of task 'x2'; allowed values: .*Set5"),
     (["experiments", "logits", "method"], "kd", r"experiments\.logits\.method: 'kd' is not allowed; allowed values: dckd, dckd_star, fakd, logits, mipkd, supervised"),
     (["experiments", "logits", "teachers"], {"teacher": "scratch"},
      r"experiments\.logits\.teachers\.teacher: 'scratch' is not a teacher experiment"),

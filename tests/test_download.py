@@ -12,10 +12,10 @@ import sys
 import tarfile
 import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from _http import local_server, serve
 
 from cir.data import registry
 from cir.data.download import (
@@ -31,6 +31,7 @@ from cir.data.download import (
     glob_match,
 )
 from cir.data.registry import ARCHIVE_TYPES, HASH_ALGOS, AssetEntry, DatasetEntry, Source
+from cir.tasks import parse_task
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / "workflow_scripts" / "download.py"
@@ -38,87 +39,15 @@ DEAD_URL = "http://127.0.0.1:9/unreachable.bin"  # discard port: nothing listens
 FAST = {"retries": 0, "backoff": 0.0, "timeout": 5.0, "progress": False}
 
 
-# --- local server ------------------------------------------------------------------
-
-class _State:
-    def __init__(self, root: Path):
-        self.root = root
-        self.fail_next = 0  # answer 503 to this many requests
-        self.cut_next = 0  # send only half of the body of this many responses
-        self.ignore_range = False  # answer 200 with the whole file even to Range requests
-        self.log: list[tuple[str, str | None, int]] = []
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        st: _State = self.server.state
-        rng = self.headers.get("Range")
-        path = st.root / self.path.split("?")[0].lstrip("/")
-        if st.fail_next > 0:
-            st.fail_next -= 1
-            return self._reply(503, rng)
-        if not path.is_file():
-            return self._reply(404, rng)
-        data = path.read_bytes()
-        start, status = 0, 200
-        if rng and not st.ignore_range:
-            start, status = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1)), 206
-            if start >= len(data):
-                return self._reply(416, rng, {"Content-Range": f"bytes */{len(data)}"})
-        body = data[start:]
-        st.log.append((self.path, rng, status))
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.end_headers()
-        if st.cut_next > 0:
-            st.cut_next -= 1
-            body = body[: len(body) // 2]
-            self.close_connection = True
-        self.wfile.write(body)
-
-    def _reply(self, status: int, rng: str | None, headers: dict[str, str] | None = None) -> None:
-        self.server.state.log.append((self.path, rng, status))
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server:
-    def __init__(self, root: Path):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.state = self.state = _State(root)
-        self.root = root
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
+# --- local server (tests/_http.py) -------------------------------------------------
 
 @pytest.fixture
 def server(tmp_path):
-    root = tmp_path / "served"
-    root.mkdir()
-    srv = _Server(root)
-    yield srv
-    srv.close()
+    with local_server(tmp_path) as srv:
+        yield srv
 
 
-def _serve(server: _Server, name: str, data: bytes) -> str:
-    (server.root / name).write_bytes(data)
-    return server.url(name)
+_serve = serve
 
 
 def _sha(data: bytes) -> str:
@@ -436,10 +365,12 @@ def test_registry_entries_are_well_formed():
         else:
             assert isinstance(e, AssetEntry) and e.kind in ("teacher", "encoder", "metric")
             if e.kind == "teacher":
-                assert e.scale in (2, 3, 4) and e.backbone in ("swinir", "rcan")
+                task = parse_task(e.task)  # SR factor or scale-1 restoration task
+                assert e.scale == task.scale, where + "scale and task agree"
+                assert e.backbone in ("swinir", "rcan", "restormer", "nafnet")
                 assert e.name.endswith((".pth", ".pt")), where + "weight loaders pick the reader by extension"
             else:
-                assert e.scale is None
+                assert e.scale is None and e.task is None
             assert (e.archive is None) == (e.member_glob is None), where + "archive and member go together"
             assert e.archive is None or e.archive in ARCHIVE_TYPES
     counts = {n: e.image_count for n, e in registry.DATASETS.items()}
@@ -447,12 +378,17 @@ def test_registry_entries_are_well_formed():
                       "BSD100": 100, "Urban100": 100, "Manga109": 109}
     for backbone in ("swinir", "rcan"):
         for scale in (2, 3, 4):
-            entry = registry.get_asset(registry.official_teacher_asset(backbone, scale))
-            assert (entry.backbone, entry.scale) == (backbone, scale)
-    assert registry.official_teacher_asset("swinir", 4) == "001_classicalSR_DIV2K_s48w8_SwinIR-M_x4.pth"
-    assert registry.official_teacher_asset("rcan", 2) == "RCAN_BIX2.pt"
-    with pytest.raises(LookupError, match=r"unknown released teacher 'edsr x4'; valid released teachers: rcan x2"):
-        registry.official_teacher_asset("edsr", 4)
+            entry = registry.get_asset(registry.official_teacher_asset(backbone, f"x{scale}"))
+            assert (entry.backbone, entry.scale, entry.task) == (backbone, scale, f"x{scale}")
+    assert registry.official_teacher_asset("swinir", "x4") == "001_classicalSR_DIV2K_s48w8_SwinIR-M_x4.pth"
+    assert registry.official_teacher_asset("rcan", "x2") == "RCAN_BIX2.pt"
+    assert registry.official_teacher_asset("restormer", "deblur") == "motion_deblurring.pth"
+    assert registry.official_teacher_asset("restormer", "derain") == "deraining.pth"
+    assert registry.official_teacher_asset("nafnet", "deblur") == "NAFNet-GoPro-width32.pth"
+    with pytest.raises(LookupError, match=r"unknown released teacher 'edsr x4'; valid released teachers: nafnet deblur"):
+        registry.official_teacher_asset("edsr", "x4")
+    with pytest.raises(LookupError, match=r"unknown released teacher 'nafnet derain'"):
+        registry.official_teacher_asset("nafnet", "derain")
 
 
 # --- command line ------------------------------------------------------------------

@@ -130,3 +130,23 @@ def test_errors_name_the_value() -> None:
         restore(net, lr, scale=3)
     with pytest.raises(CirError, match="N x C x H x W"):
         restore(net, lr[0], scale=2)
+
+
+@pytest.mark.parametrize("arch,params", [
+    ("nafnet", {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nums": [1, 1]}),
+    ("restormer", {"dim": 8, "num_blocks": [1, 1, 1, 1], "num_refinement_blocks": 1, "heads": [1, 1, 2, 2]}),
+])
+@pytest.mark.parametrize("h,w,tile,overlap", [(37, 29, 16, 6), (23, 17, 9, 4), (5, 3, 8, 2), (12, 40, 13, 5)])
+def test_scale_1_registry_networks_at_any_size(arch, params, h, w, tile, overlap) -> None:
+    """NAFNet and Restormer pad internally, so whole images and tiles of any size restore at scale 1."""
+    from cir.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(arch, 1, **params)
+    lr = torch.rand(1, 3, h, w)
+    full = restore(net, lr, scale=1)
+    tiled = restore(net, lr, scale=1, tile=tile, overlap=overlap, tile_batch=2)
+    assert full.shape == tiled.shape == (1, 3, h, w)
+    assert torch.isfinite(tiled).all()
+    if h <= tile and w <= tile:
+        torch.testing.assert_close(tiled, full, rtol=0, atol=0)

@@ -16,7 +16,14 @@ import pytest
 
 from cir.errors import CirError, UnknownNameError
 from cir.report import SummaryError, build_table, get_table_spec, write_table
-from cir.report.spec import STATUS_NOT_BUILT, STATUS_NOT_RUN, STATUS_OURS, STATUS_OURS_ONLY
+from cir.report.spec import (
+    STATUS_NOT_BUILT,
+    STATUS_NOT_RUN,
+    STATUS_OURS,
+    STATUS_OURS_ONLY,
+    STATUS_REFERENCE,
+    TableSpec,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "workflow_scripts" / "make_table.py"
@@ -139,6 +146,24 @@ def test_rows_only_ours_has_and_status_wording() -> None:
     assert row(df, 3, "swinir", "logits")["status"] == STATUS_OURS
     assert row(df, 2, "swinir", "logits")["status"] == STATUS_NOT_RUN
     assert row(df, 2, "rcan", "mipkd")["status"] == STATUS_NOT_BUILT
+
+
+def test_reference_rows_of_a_paper_table_say_so() -> None:
+    """DCKD Table 3's MT-RNN and DMPHN (CSV column reference_only) are paper-only reference rows."""
+    spec = TableSpec(
+        id="t3", paper_key="dckd/table3", title="deblurring", test_sets=("GoPro",),
+        methods={"-": "-", "teacher": "Teacher", "scratch": "Scratch", "logits": "Logits", "dckd": "DCKD"},
+        backbones={"mt_rnn": "MT-RNN", "dmphn": "DMPHN", "nafnet": "NAFNet", "restormer": "Restormer"},
+    )
+    gopro = {"GoPro": {"n_images": 2, "psnr": 31.0, "ssim": 0.94}}
+    s = summary("dckd", scale=1, backbone="nafnet", test_sets=gopro)
+    df = build_table(spec, [s], "demo", built_methods={"teacher", "scratch", "logits", "dckd"})
+    assert list(zip(df.backbone, df.method))[:3] == [("mt_rnn", "-"), ("dmphn", "-"), ("nafnet", "teacher")]
+    assert row(df, 1, "mt_rnn", "-")["status"] == STATUS_REFERENCE
+    assert row(df, 1, "dmphn", "-")["GoPro_psnr_paper"] == 31.20
+    assert row(df, 1, "nafnet", "dckd")["status"] == STATUS_OURS
+    assert row(df, 1, "nafnet", "dckd")["GoPro_psnr_diff"] == round(31.0 - 31.43, 6)
+    assert row(df, 1, "restormer", "logits")["status"] == STATUS_NOT_RUN
 
 
 def test_duplicate_rows_raise_naming_both_model_files() -> None:

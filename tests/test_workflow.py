@@ -90,15 +90,16 @@ def test_smoke_dag_snakemake_and_dvc_agree(tmp_path):
         (p / "config.yaml").write_text(yaml.safe_dump(conf, sort_keys=False))
     dry = run([sys.executable, "-m", "snakemake", "-n", *DVC_TARGETS], sm).stdout
     outs = dry_run_outputs(dry)
-    logits = {f"runs/smoke/x2/{b}/logits/{f}" for b in ("swinir", "rcan") for f in ("spec.json", "model.pt")}
-    logits |= {f"results/smoke/eval/x2/{b}/logits/summary.json" for b in ("swinir", "rcan")}
+    jobs = [("x2", "swinir"), ("x2", "rcan"), ("deblur", "nafnet"), ("deblur", "restormer"), ("derain", "restormer")]
+    logits = {f"runs/smoke/{t}/{b}/logits/{f}" for t, b in jobs for f in ("spec.json", "model.pt")}
+    logits |= {f"results/smoke/eval/{t}/{b}/logits/summary.json" for t, b in jobs}
     assert logits < outs and all("/logits/" in o or o.startswith("results/") for o in outs), outs
     assert not any(("/scratch/" in o or "/teacher/" in o) for o in outs), outs
 
     run([sys.executable, "workflow_scripts/export_dvc.py", "--preset", "smoke"], dv)
     status = run([sys.executable, "-m", "dvc", "status"], dv).stdout
     changed = {line.strip().rstrip(":") for line in status.splitlines() if line and not line.startswith("\t")}
-    assert changed == {f"job_spec-runs_smoke_x2_{b}_logits_spec_json" for b in ("swinir", "rcan")}, status
+    assert changed == {f"job_spec-runs_smoke_{t}_{b}_logits_spec_json" for t, b in jobs}, status
     repro = run([sys.executable, "-m", "dvc", "repro"], dv).stdout
     ran = {line.split("'")[1] for line in repro.splitlines() if line.startswith("Running stage '")}
     assert ran == {_stage_name({"rule": rule_of(dry, o), "outs": [o]}) for o in outs}, (ran, outs)

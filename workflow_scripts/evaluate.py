@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-images", action="store_true", help="also write the SR outputs as PNG")
     p.add_argument("--convention", default="dckd_sr", choices=sorted(CONVENTIONS),
                    help="how the table computes its metrics (cir.eval.metrics.CONVENTIONS; default: %(default)s)")
+    p.add_argument("--tlc", type=_positive_int, default=None, metavar="PATCH",
+                   help="NAFNet only: test-time local statistics for a network trained on PATCH x PATCH patches")
+    p.add_argument("--task", default=None, help="the task the model restores (x4, deblur, ...), recorded in the summary")
     return p
 
 
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_step(lambda: evaluate_model_file(
         args.model, test_sets, args.scale, args.out, preset=args.preset, backbone=args.backbone,
         method=args.method, device=args.device, tile=args.tile, save_images=args.save_images,
-        convention=args.convention))
+        convention=args.convention, task=args.task, tlc=args.tlc))
 
 
 if __name__ == "__main__":

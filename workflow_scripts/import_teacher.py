@@ -1,4 +1,4 @@
-"""Convert an official pretrained teacher (SwinIR / RCAN release file) into a cir model file."""
+"""Convert an official pretrained teacher (SwinIR / RCAN / NAFNet / Restormer release file) into a cir model file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--weights", required=True, help="the official weight file")
     p.add_argument("--backbone", required=True)
-    p.add_argument("--task", required=True, help="the SR factor, x2 / x3 / x4")
+    p.add_argument("--task", required=True, help="the task: an SR factor (x2 / x3 / x4) or a scale-1 task (deblur, derain, ...)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         from cir.models.official import import_official
         from cir.tasks import parse_task
 
-        import_official(a.weights, a.backbone, parse_task(a.task, "--task").scale, a.out)
+        import_official(a.weights, a.backbone, parse_task(a.task, "--task").scale, a.out, task=a.task)
 
     return run_step(convert)
 

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
                    "by --crop-rule)")
     v.add_argument("--crop-fraction", type=float, default=0.25, help="crop side / shorter HR side "
                    "(default: %(default)s)")
+    v.add_argument("--table", default="table2", help="the paper table whose method names label the panels")
     v.add_argument("--crop-rule", choices=["spread", "error"], default="spread",
                    help="spread: where the methods' errors differ most; error: where they are largest")
     c = p.add_argument_group("curves")
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         from cir.report.visual import make_visual
 
         return run_step(lambda: make_visual(a.summary, a.test_set, a.out, image=a.image, crop=a.crop,
-                                            crop_fraction=a.crop_fraction, rule=a.crop_rule))
+                                            crop_fraction=a.crop_fraction, rule=a.crop_rule, table_id=a.table))
     if a.figure == "curves":
         if not a.run or a.scale is None or not a.backbone or not a.preset:
             p.error("--figure curves needs --run (one or more), --scale, --backbone and --preset")

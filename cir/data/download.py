@@ -4,8 +4,10 @@
   Range resume of ``<dest>.part``, checksum verification and an atomic rename.
 * :func:`extract_images` writes the HR images of a data set archive into a flat
   folder, refusing unsafe member paths and checking the image count.
-* :func:`ensure_dataset` / :func:`ensure_asset` tie both to the registry and a
-  local cache folder; a file already in the cache is used without network.
+* :func:`extract_pairs` writes the degraded -> clean pairs of a paired (scale-1) data set
+  as ``LR/`` and ``HR/`` folders with one file name per pair, plus ``manifest.json``.
+* :func:`ensure_dataset` / :func:`ensure_paired_dataset` / :func:`ensure_asset` tie them to the
+  registry and a local cache folder; a file already in the cache is used without network.
 
 Every error raised here is a :class:`~cir.errors.CirError` (a workflow step ends with its
 message and exit code 2): :class:`DownloadError`, :class:`ChecksumError`,
@@ -21,7 +23,11 @@ import fcntl
 import fnmatch
 import gzip
 import hashlib
+import io
+import json
 import os
+import posixpath
+import re
 import shutil
 import sys
 import tarfile
@@ -35,7 +41,15 @@ from typing import IO
 
 import requests
 
-from cir.data.registry import AssetEntry, DatasetEntry, Source, get_asset, get_dataset
+from cir.data.registry import (
+    AssetEntry,
+    DatasetEntry,
+    PairedDatasetEntry,
+    Source,
+    get_asset,
+    get_dataset,
+    get_paired_dataset,
+)
 from cir.errors import CirError
 from cir.utils.io import atomic_path
 
@@ -152,6 +166,10 @@ def _attempt(url: str, part: Path, timeout: float, progress: bool) -> bool:
             raise _Transient(f"HTTP {resp.status_code}")
         if resp.status_code not in (200, 206):
             raise DownloadError(f"HTTP {resp.status_code}")
+        if resp.headers.get("Content-Type", "").lower().startswith("text/html"):
+            # cloud drives answer a sign-in, quota, virus-scan or folder page with status 200
+            raise DownloadError("the server sent a web page instead of the file (a sign-in, quota or "
+                                "folder page?)")
         if resp.status_code == 206 and not _content_range(content_range)[0].startswith(f"{have}-"):
             part.unlink(missing_ok=True)
             raise (_Restart if have else _Transient)(f"unexpected Content-Range {content_range!r}")
@@ -279,8 +297,19 @@ def _open_archive(archive: Path, kind: str) -> Iterator[dict[str, Callable[[], I
 
     Every member name is checked first, so an archive with any unsafe path is
     refused as a whole. Symbolic and hard links in tar archives are refused too.
+    ``kind`` ``"auto"`` tells zip from tar (plain or compressed) by the content; ``"file"`` is
+    no archive: the file itself is the only member, under its own name.
     """
-    if kind == "zip":
+    if kind == "auto":
+        if zipfile.is_zipfile(archive):
+            kind = "zip"
+        elif tarfile.is_tarfile(archive):
+            kind = "tar.*"
+        else:
+            raise ExtractionError(f"{archive} is neither a zip nor a tar archive; delete it and download again")
+    if kind == "file":
+        yield {archive.name: lambda: open(archive, "rb")}  # noqa: SIM115 (the caller closes it)
+    elif kind == "zip":
         with zipfile.ZipFile(archive) as zf:
             members = {}
             for info in zf.infolist():
@@ -288,8 +317,8 @@ def _open_archive(archive: Path, kind: str) -> Iterator[dict[str, Callable[[], I
                 if not info.is_dir():
                     members[name] = lambda info=info: zf.open(info)
             yield members
-    elif kind in ("tar", "tar.gz"):
-        with tarfile.open(archive, "r:gz" if kind == "tar.gz" else "r:") as tf:
+    elif kind in ("tar", "tar.gz", "tar.*"):
+        with tarfile.open(archive, {"tar.gz": "r:gz", "tar": "r:", "tar.*": "r:*"}[kind]) as tf:
             members = {}
             for info in tf.getmembers():
                 name = _member_name(info.name)
@@ -307,7 +336,7 @@ def _copy_stream(src: IO[bytes], dst: Path) -> None:
         shutil.copyfileobj(src, out, CHUNK)
 
 
-def _archive_error(archive: Path, exc: Exception) -> ExtractionError:
+def _archive_error(archive: Path | str, exc: Exception) -> ExtractionError:
     return ExtractionError(f"{archive} is not a readable archive ({exc}); delete it and download again")
 
 
@@ -372,6 +401,332 @@ def extract_member(archive: str | os.PathLike, kind: str, member_glob: str, dest
     return dest
 
 
+# --- paired data sets ---------------------------------------------------------------
+
+# The image suffixes cir.data.images.list_images reads (a test keeps the two equal; that module
+# imports torch, which the download step does not need).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+MANIFEST = "manifest.json"
+
+
+def _eligible(name: str, image: bool) -> bool:
+    """A member that a paired set's globs may match: no hidden file, no ``__MACOSX`` resource
+    fork and, if ``image``, an image suffix (any case)."""
+    parts = name.split("/")
+    if "__MACOSX" in parts or parts[-1].startswith("."):
+        return False
+    return not image or posixpath.splitext(parts[-1])[1].lower() in IMAGE_SUFFIXES
+
+
+@contextlib.contextmanager
+def _open_archives(archives: Sequence[Path], kind: str) -> Iterator[tuple[dict, dict]]:
+    """``({member: opener}, {member: archive})`` over all ``archives`` together; a member name
+    present in two of them is an error."""
+    with contextlib.ExitStack() as stack:
+        members: dict[str, Callable[[], IO[bytes]]] = {}
+        origin: dict[str, Path] = {}
+        for archive in archives:
+            try:
+                these = stack.enter_context(_open_archive(archive, kind))
+            except _ARCHIVE_ERRORS as exc:
+                raise _archive_error(archive, exc) from exc
+            for name, opener in these.items():
+                if name in members:
+                    raise ExtractionError(f"member {name!r} is in both {origin[name]} and {archive}")
+                members[name], origin[name] = opener, archive
+        yield members, origin
+
+
+def _names(archives: Sequence[Path]) -> str:
+    return ", ".join(str(a) for a in archives)
+
+
+def _count_error(archives: Sequence[Path], entry: PairedDatasetEntry, what: str, found: int,
+                 members: dict) -> ExtractionError:
+    tops = sorted({n.split("/")[0] for n in members})[:10]
+    return ExtractionError(
+        f"{_names(archives)}: {found} {what} for {entry.name}, expected {entry.pair_count} "
+        f"(top-level entries: {', '.join(tops) or 'none'})")
+
+
+def _select(members: dict, pattern: str | None, image: bool) -> list[str]:
+    if not pattern:
+        return []
+    return sorted(n for n in members if _eligible(n, image) and glob_match(n, pattern))
+
+
+def _pair_members(entry: PairedDatasetEntry, members: dict, origin: dict,
+                  archives: Sequence[Path]) -> list[tuple[str, str | None]]:
+    """``[(LQ member, GT member or None)]`` of ``entry``, checked against its pair count."""
+    rule = entry.pairing
+    if rule.kind == "list":
+        return _pairs_from_list(entry, members, archives)
+    lq = _select(members, entry.lq_glob, image=True)
+    if len(lq) != entry.pair_count:
+        raise _count_error(archives, entry, f"members match {entry.lq_glob!r}", len(lq), members)
+    if entry.reference_free or rule.kind == "side_by_side":
+        return [(m, None) for m in lq]
+    gt = _select(members, entry.gt_glob, image=True)
+    if rule.kind == "sorted":
+        if len(gt) != len(lq):
+            raise ExtractionError(
+                f"{_names(archives)}: {entry.name} pairs by sorted position, but {len(lq)} members match "
+                f"{entry.lq_glob!r} and {len(gt)} match {entry.gt_glob!r}")
+        return list(zip(lq, gt))
+    gt_set = set(gt)
+    by_name: dict[str, list[str]] = {}
+    for m in gt:
+        by_name.setdefault(posixpath.basename(m), []).append(m)
+    pairs = []
+    for m in lq:
+        if rule.kind == "regex" and rule.on == "path":
+            want = re.sub(rule.pattern, rule.repl, m)
+            found = [want] if want in gt_set else []
+        else:
+            base = posixpath.basename(m)
+            want = re.sub(rule.pattern, rule.repl, base) if rule.kind == "regex" else base
+            found = by_name.get(want, [])
+        if not found:
+            raise ExtractionError(
+                f"{origin[m]}: {entry.name}: the degraded member {m!r} has no clean member {want!r} "
+                f"(pairing {rule.kind}; the clean members are those matching {entry.gt_glob!r})")
+        if len(found) > 1:
+            raise ExtractionError(
+                f"{origin[m]}: {entry.name}: the degraded member {m!r} matches several clean members "
+                f"named {want!r}: {', '.join(found[:5])}")
+        pairs.append((m, found[0]))
+    return pairs
+
+
+def _pairs_from_list(entry: PairedDatasetEntry, members: dict,
+                     archives: Sequence[Path]) -> list[tuple[str, str | None]]:
+    rule = entry.pairing
+    lists = sorted(n for n in members if glob_match(n, rule.list_glob))
+    if len(lists) != 1:
+        raise ExtractionError(f"{_names(archives)}: expected exactly one list file matching {rule.list_glob!r} "
+                              f"for {entry.name}, found {len(lists)}: {lists[:5]}")
+    list_member = lists[0]
+    with members[list_member]() as handle:
+        text = handle.read().decode("utf-8")
+    base = posixpath.dirname(list_member)
+    pairs = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        cols = line.split()
+        if not cols:
+            continue
+        where = f"{list_member} line {lineno}"
+        if len(cols) <= max(rule.lq_column, rule.gt_column):
+            raise ExtractionError(f"{where}: expected columns {rule.lq_column} (degraded) and "
+                                  f"{rule.gt_column} (clean), got {line!r}")
+        lq, gt = (_member_name(posixpath.join(base, cols[c])) for c in (rule.lq_column, rule.gt_column))
+        for member, glob, side in ((lq, entry.lq_glob, "degraded"), (gt, entry.gt_glob, "clean")):
+            if member not in members:
+                raise ExtractionError(f"{where} names the {side} image {member!r}, which is not in "
+                                      f"{_names(archives)} (pair {lq!r} -> {gt!r})")
+            if not glob_match(member, glob):
+                raise ExtractionError(f"{where}: the {side} image {member!r} does not match {glob!r}")
+        pairs.append((lq, gt))
+    if len(pairs) != entry.pair_count:
+        raise _count_error(archives, entry, f"pairs listed in {list_member!r}", len(pairs), members)
+    return pairs
+
+
+def pair_stem(entry: PairedDatasetEntry, lq_member: str) -> str:
+    """The name of the pair whose degraded image is ``lq_member`` (see :class:`PairedDatasetEntry`)."""
+    if not entry.stem:
+        return posixpath.splitext(posixpath.basename(lq_member))[0]
+    m = re.search(entry.stem, lq_member)
+    if not m or not m.groups() or not all(m.groups()):
+        raise ExtractionError(f"{entry.name}: the pair-name rule {entry.stem!r} does not match {lq_member!r}")
+    return "-".join(m.groups())
+
+
+def _suffix(member: str) -> str:
+    return posixpath.splitext(member)[1].lower()
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _encode_png(bgr, where: str) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", bgr)
+    if not ok:
+        raise ExtractionError(f"PNG encoding failed for {where}")
+    return buf.tobytes()
+
+
+def _write_side_by_side(entry: PairedDatasetEntry, members: dict, lq: str, lr: Path, hr: Path) -> None:
+    import cv2
+    import numpy as np
+
+    with members[lq]() as handle:
+        data = np.frombuffer(handle.read(), np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if img is None:
+        raise ExtractionError(f"{entry.name}: cannot decode the image {lq!r}")
+    width = img.shape[1]
+    if width % 2:
+        raise ExtractionError(f"{entry.name}: {lq!r} is {width} pixels wide; a side-by-side pair needs an even width")
+    left, right = img[:, : width // 2], img[:, width // 2:]
+    degraded, clean = (left, right) if entry.pairing.lq_half == "left" else (right, left)
+    lr.write_bytes(_encode_png(degraded, f"{lq} ({entry.pairing.lq_half} half)"))
+    hr.write_bytes(_encode_png(clean, f"{lq} (clean half)"))
+
+
+def _load_blocks(members: dict, member: str, archive: Path):
+    """The single array of the MATLAB file ``member`` (``uint8``, images x blocks x H x W x 3)."""
+    import numpy as np
+    import scipy.io
+
+    with members[member]() as handle:
+        data = handle.read()
+    try:
+        mat = scipy.io.loadmat(io.BytesIO(data))
+    except NotImplementedError as exc:  # MATLAB v7.3 files are HDF5
+        raise ExtractionError(f"{archive}: {member} is a MATLAB v7.3 (HDF5) file; reading it needs h5py, "
+                              f"which cir does not use ({exc})") from exc
+    except ValueError as exc:
+        raise ExtractionError(f"{archive}: {member} is not a readable MATLAB file ({exc})") from exc
+    arrays = {k: v for k, v in mat.items() if not k.startswith("__")}
+    if len(arrays) != 1:
+        raise ExtractionError(f"{archive}: {member} holds {len(arrays)} arrays ({', '.join(arrays)}); expected one")
+    (key, arr), = arrays.items()
+    if arr.dtype != np.uint8 or arr.ndim != 5 or arr.shape[-1] != 3:
+        raise ExtractionError(f"{archive}: {member}[{key!r}] is {arr.dtype} {arr.shape}; expected uint8 "
+                              f"(images, blocks, height, width, 3)")
+    return arr
+
+
+def _write_mat_blocks(entry: PairedDatasetEntry, members: dict, origin: dict, archives: Sequence[Path],
+                      tmp: Path) -> list[dict]:
+    import cv2
+
+    found = {}
+    for side, glob in (("degraded", entry.lq_glob), ("clean", entry.gt_glob)):
+        chosen = _select(members, glob, image=False)
+        if len(chosen) != 1:
+            raise ExtractionError(f"{_names(archives)}: expected exactly one {side} MATLAB file matching "
+                                  f"{glob!r} for {entry.name}, found {len(chosen)}: {chosen[:5]}")
+        found[side] = chosen[0]
+    lq, gt = (_load_blocks(members, found[s], origin[found[s]]) for s in ("degraded", "clean"))
+    if lq.shape != gt.shape:
+        raise ExtractionError(f"{entry.name}: {found['degraded']} holds {lq.shape} blocks but "
+                              f"{found['clean']} holds {gt.shape}")
+    n_img, n_blk = lq.shape[:2]
+    if n_img * n_blk != entry.pair_count:
+        raise _count_error(archives, entry, f"blocks ({n_img} x {n_blk}) in {found['degraded']!r}",
+                           n_img * n_blk, members)
+    pairs = []
+    for i in range(n_img):
+        for j in range(n_blk):
+            stem = f"{i:02d}_{j:02d}"
+            for arr, folder in ((lq, "LR"), (gt, "HR")):
+                bgr = cv2.cvtColor(arr[i, j], cv2.COLOR_RGB2BGR)
+                (tmp / folder / f"{stem}.png").write_bytes(_encode_png(bgr, f"{entry.name} block {i},{j}"))
+            pairs.append({"name": stem, "lq_member": f"{found['degraded']}[{i},{j}]",
+                          "gt_member": f"{found['clean']}[{i},{j}]"})
+    return pairs
+
+
+def extract_pairs(archives: Sequence[str | os.PathLike] | str | os.PathLike, entry: PairedDatasetEntry,
+                  out_dir: str | os.PathLike) -> Path:
+    """Write the pairs of ``entry`` from ``archives`` (its sources' files, in order) to ``out_dir``.
+
+    ``out_dir/LR/<name><ext>`` is the degraded image and ``out_dir/HR/<name><ext>`` the clean one,
+    with the same ``<name>`` (see :func:`pair_stem`) and the members' bytes and suffixes (lower
+    case) unchanged; ``side_by_side`` and ``mat_blocks`` sets are written as PNG. Where several
+    degraded images share one clean image, the clean file is written once and hard-linked (else
+    copied) under each pair's name. A reference-free set gets ``LR/`` only. ``out_dir/manifest.json``
+    lists every pair with the members it came from. The folder is built next to ``out_dir`` and
+    renamed into place, so ``out_dir`` is either the old content or complete.
+    """
+    if isinstance(archives, (str, os.PathLike)):
+        archives = [archives]
+    archives = [Path(a) for a in archives]
+    out_dir = Path(out_dir)
+    kind = entry.pairing.kind
+    try:
+        with _open_archives(archives, entry.archive) as (members, origin):
+            pairs = [] if kind == "mat_blocks" else _pair_members(entry, members, origin, archives)
+            stems: dict[str, str] = {}
+            named = []
+            for lq, gt in pairs:
+                stem = pair_stem(entry, lq)
+                if stem in stems:
+                    raise ExtractionError(
+                        f"{entry.name}: {stems[stem]!r} and {lq!r} both get the pair name {stem!r}; the entry "
+                        f"needs a pair-name rule ('stem') that tells them apart")
+                stems[stem] = lq
+                named.append((stem, lq, gt))
+            if entry.gt_count is not None and entry.gt_glob and kind != "mat_blocks":
+                distinct = len({gt for _, gt in pairs})
+                if distinct != entry.gt_count:
+                    raise ExtractionError(f"{_names(archives)}: {entry.name} pairs use {distinct} distinct clean "
+                                          f"members matching {entry.gt_glob!r}, expected {entry.gt_count}")
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+            try:
+                (tmp / "LR").mkdir()
+                if not entry.reference_free:
+                    (tmp / "HR").mkdir()
+                if kind == "mat_blocks":
+                    listed = _write_mat_blocks(entry, members, origin, archives, tmp)
+                else:
+                    listed = _write_pairs(entry, members, named, tmp)
+                manifest = {
+                    "scale": 1,
+                    "task": entry.task,
+                    "dataset": entry.name,
+                    "split": entry.split,
+                    "synthetic": False,
+                    "reference_free": entry.reference_free,
+                    "pairing": kind,
+                    "sources": [a.name for a in archives],
+                    "pair_count": len(listed),
+                    "pairs": listed,
+                }
+                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+                _replace_dir(tmp, out_dir)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+    except _ARCHIVE_ERRORS as exc:
+        raise _archive_error(_names(archives), exc) from exc
+    return out_dir
+
+
+def _write_pairs(entry: PairedDatasetEntry, members: dict, named: list[tuple[str, str, str | None]],
+                 tmp: Path) -> list[dict]:
+    """Write ``(pair name, LQ member, GT member or None)`` into ``tmp/LR`` and ``tmp/HR``."""
+    listed = []
+    written_gt: dict[str, Path] = {}
+    side = entry.pairing.kind == "side_by_side"
+    for stem, lq, gt in named:
+        record = {"name": stem, "lq_member": lq}
+        if side:
+            _write_side_by_side(entry, members, lq, tmp / "LR" / f"{stem}.png", tmp / "HR" / f"{stem}.png")
+            record["gt_member"] = f"{lq} ({'right' if entry.pairing.lq_half == 'left' else 'left'} half)"
+            listed.append(record)
+            continue
+        _copy_stream(members[lq](), tmp / "LR" / f"{stem}{_suffix(lq)}")
+        if gt is not None:
+            dst = tmp / "HR" / f"{stem}{_suffix(gt)}"
+            if gt in written_gt:
+                _link_or_copy(written_gt[gt], dst)
+            else:
+                _copy_stream(members[gt](), dst)
+                written_gt[gt] = dst
+            record["gt_member"] = gt
+        listed.append(record)
+    return listed
+
+
 # --- cache + registry --------------------------------------------------------------
 
 def _shown_path(path: Path) -> str:
@@ -382,24 +737,63 @@ def _shown_path(path: Path) -> str:
     return str(path)
 
 
-def missing_message(what: str, source: Source, cached: Path, target: str | os.PathLike, reason: str) -> str:
-    """Instructions for providing ``source`` by hand (used by MissingDataError)."""
+def _check_line(source: Source) -> str:
     if source.checksum:
-        check = f"It must have {source.hash_algo} {source.checksum}."
+        return f"It must have {source.hash_algo} {source.checksum}."
+    return f"No checksum is published for it: {source.checksum_note} Its sha256 is printed when it is used."
+
+
+def _where_from(source: Source, indent: str = "") -> str:
+    """``Get it from:`` (the URLs) and ``By hand:`` (the registry's manual instructions) lines."""
+    lines = []
+    if source.urls:
+        lines.append(f"{indent}Get it from:")
+        lines += [f"{indent}  {u}" for u in source.urls]
     else:
-        check = (f"No checksum is published for it: {source.checksum_note} "
-                 f"Its sha256 is printed when it is used.")
+        lines.append(f"{indent}It has no direct download link.")
+    if source.manual:
+        lines.append(f"{indent}By hand: {source.manual}")
+    return "\n".join(lines)
+
+
+def _build_line(target: str | os.PathLike, rule: str | None) -> str:
+    by = f" (rule {rule})" if rule else ""
+    return f"Then build the target with the workflow{by}:\n  snakemake --cores 1 {target}"
+
+
+def missing_message(what: str, source: Source, cached: Path, target: str | os.PathLike, reason: str,
+                    *, rule: str | None = None) -> str:
+    """Instructions for providing ``source`` by hand (used by MissingDataError)."""
     size = f" ({source.size} bytes)" if source.size else ""
-    urls = "\n".join(f"  {u}" for u in source.urls)
     return (
         f"{what} needs the file {source.filename}{size}, which is not in the cache and could not be "
         f"downloaded: {reason}.\n"
         f"Put the file at:\n  {cached.absolute()}\n"
-        f"Get it from:\n{urls}\n"
-        f"{check}\n"
+        f"{_where_from(source)}\n"
+        f"{_check_line(source)}\n"
         f"To share it through DVC once it is in place:\n"
         f"  dvc add {_shown_path(cached)}\n  dvc push\n"
-        f"Then build the target with the workflow:\n  snakemake --cores 1 {target}"
+        f"{_build_line(target, rule)}"
+    )
+
+
+def missing_files_message(what: str, missing: Sequence[tuple[Source, Path, str]], target: str | os.PathLike,
+                          *, rule: str | None = None) -> str:
+    """Like :func:`missing_message` for several files ``(source, cached path, reason)`` at once."""
+    if len(missing) == 1:
+        return missing_message(what, *missing[0][:2], target, missing[0][2], rule=rule)
+    blocks = []
+    for source, cached, reason in missing:
+        size = f" ({source.size} bytes)" if source.size else ""
+        blocks.append(f"- {source.filename}{size}: not in the cache and not downloaded: {reason}.\n"
+                      f"  Put the file at:\n    {cached.absolute()}\n"
+                      f"{_where_from(source, indent='  ')}\n"
+                      f"  {_check_line(source)}")
+    shown = " ".join(_shown_path(c) for _, c, _ in missing)
+    return (
+        f"{what} needs {len(missing)} files that are not in the cache:\n" + "\n".join(blocks) + "\n"
+        f"To share them through DVC once they are in place:\n  dvc add {shown}\n  dvc push\n"
+        f"{_build_line(target, rule)}"
     )
 
 
@@ -415,6 +809,37 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _obtain(source: Source, cached: Path, offline: bool, **fetch_kwargs) -> tuple[bool, str | None]:
+    """Download ``source`` to ``cached`` unless it is there: ``(fetched now, reason it is missing)``.
+
+    A download is verified by :func:`fetch`; a ChecksumError propagates.
+    """
+    if cached.exists():
+        return False, None
+    if offline:
+        return False, "offline mode"
+    if not source.urls:
+        return False, "it has no direct download link and must be fetched by hand"
+    with _file_lock(cached.with_name(cached.name + ".lock")):
+        if cached.exists():  # another job fetched it meanwhile
+            return False, None
+        try:
+            fetch(source.urls, cached, checksum=source.checksum, algo=source.hash_algo, **fetch_kwargs)
+        except ChecksumError:
+            raise
+        except DownloadError as exc:
+            return False, str(exc)
+    return True, None
+
+
+def _verify_cached(cached: Path, source: Source) -> None:
+    try:
+        _verify(cached, source.checksum, source.hash_algo)
+    except ChecksumError as exc:
+        hint = "delete or replace the cached file"
+        raise ChecksumError(cached, exc.algo, exc.expected, exc.actual, hint) from None
+
+
 def ensure_source(
     source: Source,
     cache_dir: str | os.PathLike,
@@ -423,6 +848,7 @@ def ensure_source(
     target: str | os.PathLike,
     offline: bool = False,
     urls: Sequence[str] | None = None,
+    rule: str | None = None,
     **fetch_kwargs,
 ) -> Path:
     """Path of ``source`` in ``cache_dir``: verified if already there, else downloaded.
@@ -433,23 +859,11 @@ def ensure_source(
     if urls:
         source = dataclasses.replace(source, urls=tuple(urls))
     cached = Path(cache_dir) / source.filename
-    if not cached.exists() and not offline:
-        with _file_lock(cached.with_name(cached.name + ".lock")):
-            if not cached.exists():  # else another job fetched it meanwhile
-                try:
-                    return fetch(source.urls, cached, checksum=source.checksum, algo=source.hash_algo,
-                                 **fetch_kwargs)
-                except ChecksumError:
-                    raise
-                except DownloadError as exc:
-                    raise MissingFileError(missing_message(what, source, cached, target, str(exc))) from exc
-    if not cached.exists():
-        raise MissingFileError(missing_message(what, source, cached, target, "offline mode"))
-    try:
-        _verify(cached, source.checksum, source.hash_algo)
-    except ChecksumError as exc:
-        hint = "delete or replace the cached file"
-        raise ChecksumError(cached, exc.algo, exc.expected, exc.actual, hint) from None
+    fetched, reason = _obtain(source, cached, offline, **fetch_kwargs)
+    if reason is not None:
+        raise MissingFileError(missing_message(what, source, cached, target, reason, rule=rule))
+    if not fetched:
+        _verify_cached(cached, source)
     return cached
 
 
@@ -477,6 +891,66 @@ def ensure_dataset(
     archive = ensure_source(entry.source, cache_dir, what=f"data set {name!r}", target=out_dir,
                             offline=offline, urls=urls, **fetch_kwargs)
     return extract_images(archive, entry, out_dir)
+
+
+def _complete_pairs(out_dir: Path, entry: PairedDatasetEntry) -> bool:
+    """``out_dir`` holds a finished extraction of ``entry`` (its manifest and every file)."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    n = entry.pair_count
+    if not isinstance(manifest, dict) or manifest.get("dataset") != entry.name or len(manifest.get("pairs", ())) != n:
+        return False
+    folders = ["LR"] if entry.reference_free else ["LR", "HR"]
+    return all((out_dir / f).is_dir() and sum(1 for p in (out_dir / f).iterdir() if p.is_file()) == n
+               for f in folders)
+
+
+PAIRS_RULE = "download_pairs"  # the Snakemake rule (rules/data.smk) that writes <data>/pairs/<name>
+
+
+def ensure_paired_dataset(
+    name: str,
+    out_dir: str | os.PathLike,
+    cache_dir: str | os.PathLike,
+    offline: bool = False,
+    *,
+    urls: Sequence[str] | None = None,
+    **fetch_kwargs,
+) -> Path:
+    """Make ``out_dir`` the pair folder of paired data set ``name`` (see :func:`extract_pairs`).
+
+    Every archive of the entry is taken from ``cache_dir`` (verified) or downloaded into it; when
+    any is missing and cannot be fetched, one :class:`MissingFileError` names each missing file,
+    where to put it, where to get it (by hand where no program can) and the Snakemake command that
+    then builds ``out_dir``. ``urls`` replaces the mirrors of a single-archive entry. A folder that
+    already holds the complete extraction is kept as is.
+    """
+    entry = get_paired_dataset(name)
+    out_dir = Path(out_dir)
+    if _complete_pairs(out_dir, entry):
+        return out_dir
+    sources = list(entry.sources)
+    if urls:
+        if len(sources) != 1:
+            raise CirError(f"--url replaces the mirrors of one file, but {name} needs {len(sources)} files: "
+                           f"{', '.join(s.filename for s in sources)}")
+        sources = [dataclasses.replace(sources[0], urls=tuple(urls))]
+    what = f"paired data set {name!r} ({entry.task}, {entry.split})"
+    paths, missing = [], []
+    for source in sources:
+        cached = Path(cache_dir) / source.filename
+        fetched, reason = _obtain(source, cached, offline, **fetch_kwargs)
+        if reason is not None:
+            missing.append((source, cached, reason))
+            continue
+        if not fetched:
+            _verify_cached(cached, source)
+        paths.append(cached)
+    if missing:
+        raise MissingFileError(missing_files_message(what, missing, out_dir, rule=PAIRS_RULE))
+    return extract_pairs(paths, entry, out_dir)
 
 
 def ensure_asset(

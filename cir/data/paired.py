@@ -1,4 +1,10 @@
-"""Paired LR/HR images in memory and a deterministic random-patch batch sampler for training.
+"""Paired LR/HR images and a deterministic random-patch batch sampler for training.
+
+:func:`load_pairs` reads a prepared pair folder (``LR/``, ``HR/``) fully into memory.
+:class:`PatchSampler` draws training batches from one or more pair folders; its images are held
+either in memory (small sets) or in a disk cache of decoded ``.npy`` files read through memory
+maps (large sets such as RESIDE or SPA, whose decoded pixels do not fit in memory), see
+:class:`DecodedCache`. The batches are the same with either storage.
 
 Unusable pair folders (unmatched names, sizes that do not fit the scale, an unreadable manifest)
 raise :class:`~cir.errors.DataError` and unreadable images
@@ -8,8 +14,13 @@ message names the file.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import hashlib
 import json
 import os
+import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cir.data.images import list_images, read_image
+from cir.data.images import ImageReadError, list_images, read_image
 from cir.errors import DataError
+from cir.utils.io import atomic_path
+
+CACHE_ENV_VAR = "CIR_CACHE_DIR"
+CACHE_FOLDER = ".cir-decoded"  # default cache root: next to the pair folder, never inside it
+DEFAULT_MEMORY_LIMIT = 2 * 1024**3  # storage="auto": decoded sets below this many bytes stay in memory
+STORAGES = ("auto", "memory", "disk")
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,41 @@ class Pair:
     source: str = ""  # "<pair_dir>/<name>", for messages
     lr_file: Path | None = None  # the files the images were read from
     hr_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class PairFiles:
+    """One pair as files and their header sizes ``(height, width)``; no pixels are decoded."""
+
+    name: str
+    source: str  # "<pair_dir>/<name>", for messages
+    lr_file: Path
+    hr_file: Path
+    lr_size: tuple[int, int]
+    hr_size: tuple[int, int]
+
+    @property
+    def decoded_bytes(self) -> int:
+        """Bytes of both images decoded as uint8 RGB."""
+        return 3 * (self.lr_size[0] * self.lr_size[1] + self.hr_size[0] * self.hr_size[1])
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file, read from its header without decoding the pixels.
+
+    A file whose header Pillow cannot read is decoded instead, so that an unreadable file raises
+    :class:`~cir.data.images.ImageReadError` with the same message as :func:`read_image`.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. Pillow's large-image warning: only the size is read
+            with Image.open(path) as img:
+                w, h = img.size
+        return int(h), int(w)
+    except Exception:  # noqa: BLE001 - any header problem: let the decoder give the verdict
+        return tuple(read_image(path).shape[:2])  # type: ignore[return-value]
 
 
 def _by_stem(directory: Path) -> dict[str, Path]:
@@ -56,13 +108,9 @@ def _manifest_scale(pair_dir: Path) -> int | None:
         raise DataError(f"{manifest}: 'scale' must be an integer; got {value!r}") from None
 
 
-def load_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[Pair]:
-    """Read ``pair_dir/LR`` and ``pair_dir/HR``, matched by file stem, sorted by name.
-
-    The scale is ``scale`` if given, else ``scale`` from ``pair_dir/manifest.json``, else the
-    ratio of the first pair; every pair must satisfy ``HR size == LR size * scale``. Problems
-    raise :class:`~cir.errors.DataError` or :class:`~cir.data.images.ImageReadError` naming the file.
-    """
+def index_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[PairFiles]:
+    """The pairs of ``pair_dir`` (``LR/`` and ``HR/`` matched by file stem, sorted by name) with
+    their sizes read from the image headers; checked like :func:`load_pairs`, without decoding."""
     pair_dir = Path(pair_dir)
     lr_files, hr_files = _by_stem(pair_dir / "LR"), _by_stem(pair_dir / "HR")
     only_lr = sorted(set(lr_files) - set(hr_files))
@@ -75,19 +123,198 @@ def load_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[Pa
         raise DataError(f"unmatched images in {pair_dir}: " + "; ".join(p for p in parts if p))
     if scale is None:
         scale = _manifest_scale(pair_dir)
-    pairs = []
+    out = []
     for name in sorted(lr_files):
-        lr, hr = read_image(lr_files[name]), read_image(hr_files[name])
+        lr, hr = image_size(lr_files[name]), image_size(hr_files[name])
         if scale is None:
-            scale = hr.shape[0] // max(lr.shape[0], 1)
-        if scale < 1 or hr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale):
+            scale = hr[0] // max(lr[0], 1)
+        if scale < 1 or hr != (lr[0] * scale, lr[1] * scale):
             raise DataError(
-                f"size mismatch at scale {scale}: HR {hr_files[name]} is {hr.shape[0]}x{hr.shape[1]}, "
-                f"LR {lr_files[name]} is {lr.shape[0]}x{lr.shape[1]} (expected HR = LR x {scale})"
+                f"size mismatch at scale {scale}: HR {hr_files[name]} is {hr[0]}x{hr[1]}, "
+                f"LR {lr_files[name]} is {lr[0]}x{lr[1]} (expected HR = LR x {scale})"
             )
-        pairs.append(Pair(name=name, lr=lr, hr=hr, source=f"{pair_dir}/{name}", lr_file=lr_files[name],
-                          hr_file=hr_files[name]))
-    return pairs
+        out.append(PairFiles(name=name, source=f"{pair_dir}/{name}", lr_file=lr_files[name],
+                             hr_file=hr_files[name], lr_size=lr, hr_size=hr))
+    return out
+
+
+def _read_checked(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """Decode ``path`` and check it has the size its header gave."""
+    img = read_image(path)
+    if img.shape[:2] != tuple(size):
+        raise DataError(f"image file {path} decodes to {img.shape[0]}x{img.shape[1]}, but its header says "
+                        f"{size[0]}x{size[1]} (changed while being read?)")
+    return img
+
+
+def load_pairs(pair_dir: str | os.PathLike, scale: int | None = None) -> list[Pair]:
+    """Read ``pair_dir/LR`` and ``pair_dir/HR``, matched by file stem, sorted by name.
+
+    The scale is ``scale`` if given, else ``scale`` from ``pair_dir/manifest.json``, else the
+    ratio of the first pair; every pair must satisfy ``HR size == LR size * scale``. Problems
+    raise :class:`~cir.errors.DataError` or :class:`~cir.data.images.ImageReadError` naming the file.
+    """
+    return [Pair(name=p.name, lr=_read_checked(p.lr_file, p.lr_size), hr=_read_checked(p.hr_file, p.hr_size),
+                 source=p.source, lr_file=p.lr_file, hr_file=p.hr_file)
+            for p in index_pairs(pair_dir, scale)]
+
+
+# ------------------------------------------------------------------------------ decoded disk cache
+
+
+def cache_folder(pair_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where the decoded images of ``pair_dir`` are cached: ``<root>/<pair folder name>`` with the
+    root ``cache_dir``, else ``$CIR_CACHE_DIR``, else ``.cir-decoded`` next to the pair folder."""
+    pair_dir = Path(os.path.abspath(pair_dir))
+    root = cache_dir if cache_dir is not None else os.environ.get(CACHE_ENV_VAR) or None
+    folder = (Path(os.path.abspath(os.path.expanduser(root))) if root else pair_dir.parent / CACHE_FOLDER) \
+        / pair_dir.name
+    if folder == pair_dir or pair_dir in folder.parents:
+        raise ValueError(f"the decoded-image cache {folder} would be inside the pair folder {pair_dir}; "
+                         f"choose a cache directory outside it")
+    return folder
+
+
+class DecodedCache:
+    """Decoded images of one pair folder as uint8 ``.npy`` files, read through memory maps.
+
+    An image is decoded on its first use and written under ``folder/<LR|HR>/`` as
+    ``<stem>.<path key>.<version key>.npy``: the path key hashes the source file's absolute path
+    (for a file with hard links: its inode, so that the links share one entry, named ``linked.*``);
+    the version key hashes that identity with the file's size and modification time, so a changed
+    source gets a new entry (the outdated one is deleted when the new one is written). The source
+    is looked at (``stat``) once per object, at its first use: a file changed while a sampler runs
+    is seen by the next one.
+    Entries are written to a temporary name and renamed, so several processes (data-parallel
+    ranks, concurrent jobs) may fill the same cache: each writer renames a complete file and a
+    reader sees one complete file or none. An entry that cannot be read or has the wrong shape is
+    rewritten. At most ``open_limit`` memory maps stay open (least recently used are closed),
+    which bounds the open file descriptors.
+    """
+
+    def __init__(self, folder: str | os.PathLike, open_limit: int = 128) -> None:
+        self.folder = Path(folder)
+        self.open_limit = max(1, int(open_limit))
+        self._open: OrderedDict[Path, np.ndarray] = OrderedDict()
+        self._entries: dict[tuple[str, str], Path] = {}  # (source, side) -> entry, found at first use
+        self.writes = 0  # entries this object decoded and wrote
+        self._existing: dict[str, dict[str, list[str]]] = {}  # side -> "<stem>.<path key>" -> file names
+
+    def __getstate__(self) -> dict:  # memory maps stay with their process
+        return {**self.__dict__, "_open": OrderedDict()}
+
+    def entry(self, source: str | os.PathLike, side: str) -> Path:
+        """The cache file of the image file ``source`` as it is now (path, size, mtime)."""
+        source = Path(os.path.abspath(source))
+        self._entries.pop((str(source), side), None)
+        try:
+            st = os.stat(source)
+        except OSError as exc:
+            raise ImageReadError(f"image file not found: {source} ({exc.strerror})") from exc
+        if st.st_nlink > 1:  # hard links of one file (a clean image shared by several pairs): one entry
+            ident, stem = f"inode:{st.st_dev}:{st.st_ino}", "linked"
+        else:
+            ident, stem = str(source), source.stem
+        path_key = hashlib.sha1(ident.encode()).hexdigest()[:10]
+        version = hashlib.sha1(f"{ident}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:12]
+        path = self.folder / side / f"{stem}.{path_key}.{version}.npy"
+        self._entries[(str(source), side)] = path
+        return path
+
+    def get(self, source: str | os.PathLike, side: str, size: tuple[int, int]) -> np.ndarray:
+        """The image ``source`` (``H x W x 3`` uint8, ``(H, W) == size``) as a read-only memory map,
+        decoding and caching it first if needed."""
+        path = self._entries.get((os.path.abspath(source), side)) or self.entry(source, side)
+        arr = self._open.get(path)
+        if arr is not None:
+            self._open.move_to_end(path)
+            return arr
+        shape = (int(size[0]), int(size[1]), 3)
+        arr = self._load(path, shape)
+        if arr is None:
+            self._write(Path(source), path, shape)
+            arr = self._load(path, shape)
+            if arr is None:
+                raise DataError(f"the decoded-image cache entry {path} of {source} is unreadable right after "
+                                f"writing it (is the cache folder on a faulty or full file system?)")
+        self._open[path] = arr
+        if len(self._open) > self.open_limit:
+            self._open.popitem(last=False)
+        return arr
+
+    @staticmethod
+    def _load(path: Path, shape: tuple[int, int, int]) -> np.ndarray | None:
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError):  # truncated or foreign file: rewrite it
+            return None
+        return arr if arr.dtype == np.uint8 and arr.shape == shape else None
+
+    def _write(self, source: Path, path: Path, shape: tuple[int, int, int]) -> None:
+        img = _read_checked(source, shape[:2])
+        try:
+            with atomic_path(path) as tmp:
+                np.save(tmp, np.ascontiguousarray(img), allow_pickle=False)
+        except OSError as exc:
+            raise DataError(f"cannot write the decoded-image cache entry {path} of {source}: {exc}; set "
+                            f"another cache directory (PatchSampler(cache_dir=...) or ${CACHE_ENV_VAR})") \
+                from exc
+        self.writes += 1
+        side = path.parent.name
+        if side not in self._existing:  # listed once, at the first write: not once per write
+            self._existing[side] = {}
+            for name in sorted(os.listdir(path.parent)):
+                if name.endswith(".npy") and not name.startswith(".") and name.count(".") >= 3:
+                    self._existing[side].setdefault(name.rsplit(".", 2)[0], []).append(name)
+        source_key = path.name.rsplit(".", 2)[0]  # "<stem>.<path key>": one source file
+        for name in self._existing[side].get(source_key, []):
+            if name != path.name:  # an outdated version of the same source file
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path.parent / name)
+        self._existing[side][source_key] = [path.name]
+
+
+class _MemoryImages:
+    def __init__(self, pairs: list[Pair]) -> None:
+        self._images = [(p.lr, p.hr) for p in pairs]
+
+    def get(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._images[index]
+
+
+class _DiskImages:
+    def __init__(self, pairs: list[PairFiles], caches: list[DecodedCache]) -> None:
+        self.pairs, self.caches = pairs, caches  # caches[i]: the cache of pairs[i]'s folder
+
+    def get(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        p, cache = self.pairs[index], self.caches[index]
+        return cache.get(p.lr_file, "LR", p.lr_size), cache.get(p.hr_file, "HR", p.hr_size)
+
+
+# ------------------------------------------------------------------------------ sampler
+
+
+def _check_schedule(schedule: Sequence[Sequence[int]]) -> tuple[tuple[int, int, int], ...]:
+    rows: list[tuple[int, int, int]] = []
+    for i, row in enumerate(schedule):
+        try:
+            start, patch, batch = (int(v) for v in row)
+        except (TypeError, ValueError):
+            raise ValueError(f"patch schedule row {i} {row!r}: expected (start_step, lr_patch, batch_size)") \
+                from None
+        where = f"patch schedule row {i} (start {start}, patch {patch}, batch {batch})"
+        if i == 0 and start != 0:
+            raise ValueError(f"{where}: the first row must start at step 0")
+        if rows and start <= rows[-1][0]:
+            raise ValueError(f"{where}: start steps must increase (the row before starts at {rows[-1][0]})")
+        if patch < 1 or batch < 1:
+            raise ValueError(f"{where}: patch and batch must be at least 1")
+        rows.append((start, patch, batch))
+    if not rows:
+        raise ValueError("patch schedule: no rows; give None for the constant lr_patch/batch_size")
+    return tuple(rows)
 
 
 class PatchSampler:
@@ -101,6 +328,18 @@ class PatchSampler:
     Per sample: uniform random image, uniform random LR crop at ``(y, x)`` with the HR crop at
     ``(y * s, x * s)``, then (if ``augment``) random horizontal flip, vertical flip and
     transpose, which together give the 8 rotations/flips; LR and HR get the same transform.
+
+    ``schedule`` (progressive patch sizes, e.g. Restormer's): rows ``(start_step, lr_patch,
+    batch_size)``, the first starting at step 0, start steps increasing; the row active at a step
+    gives its patch and *global* batch size (:meth:`patch_at`) and ``lr_patch``/``batch_size``
+    are then not used. Every image must hold the largest patch of the schedule, and every row's
+    batch must divide by the data-parallel world size (checked for all rows at once, when
+    ``world_size`` is given or on the first :meth:`batch` call with a world size).
+
+    ``storage``: ``"memory"`` decodes every image up front; ``"disk"`` reads images through
+    :class:`DecodedCache` memory maps (decoded once, on first use, into ``cache_dir`` — default
+    ``$CIR_CACHE_DIR``, else ``.cir-decoded/`` next to each pair folder); ``"auto"`` picks memory
+    when the decoded size of all pairs (from the image headers) is below ``memory_limit`` bytes.
     """
 
     def __init__(
@@ -111,6 +350,12 @@ class PatchSampler:
         batch_size: int,
         seed: int,
         augment: bool = True,
+        schedule: Sequence[Sequence[int]] | None = None,
+        *,
+        storage: str = "auto",
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        cache_dir: str | os.PathLike | None = None,
+        world_size: int | None = None,
     ) -> None:
         if isinstance(pair_dirs, (str, os.PathLike)):
             pair_dirs = [pair_dirs]
@@ -122,30 +367,92 @@ class PatchSampler:
             )
         if seed < 0:
             raise ValueError(f"seed must be non-negative; got {seed}")
-        self.scale, self.lr_patch, self.batch_size = scale, lr_patch, batch_size
-        self.seed, self.augment = seed, augment
-        self.pairs: list[Pair] = [p for d in pair_dirs for p in load_pairs(d, scale)]
+        if storage not in STORAGES:
+            raise ValueError(f"storage must be one of {', '.join(STORAGES)}; got {storage!r}")
+        self.schedule = (_check_schedule(schedule) if schedule is not None
+                         else ((0, int(lr_patch), int(batch_size)),))
+        self._scheduled = schedule is not None
+        self._starts = [row[0] for row in self.schedule]
+        self._worlds_checked: set[int] = set()
+        # the settings at step 0 (the constant ones without a schedule)
+        _, self.lr_patch, self.batch_size = self.schedule[0]
+        self.scale, self.seed, self.augment = scale, seed, augment
+
+        per_dir = [index_pairs(d, scale) for d in pair_dirs]
+        self.pairs: list[PairFiles] = [p for ps in per_dir for p in ps]
+        self.decoded_bytes = sum(p.decoded_bytes for p in self.pairs)
+        if storage == "auto":
+            storage = "memory" if self.decoded_bytes < memory_limit else "disk"
+        self.storage = storage
+        largest = max(self.schedule, key=lambda row: row[1])
         for p in self.pairs:
-            if p.lr.shape[0] < lr_patch or p.lr.shape[1] < lr_patch:
+            if p.lr_size[0] < largest[1] or p.lr_size[1] < largest[1]:
+                which = f" (the largest of the patch schedule, from step {largest[0]})" if self._scheduled \
+                    else ""
                 raise DataError(
-                    f"LR image {p.source} is {p.lr.shape[0]}x{p.lr.shape[1]}, "
-                    f"smaller than the LR patch {lr_patch}x{lr_patch}"
+                    f"LR image {p.source} is {p.lr_size[0]}x{p.lr_size[1]}, "
+                    f"smaller than the LR patch {largest[1]}x{largest[1]}{which}"
                 )
-        self._max_y = np.array([p.lr.shape[0] - lr_patch for p in self.pairs])
-        self._max_x = np.array([p.lr.shape[1] - lr_patch for p in self.pairs])
+        self._lr_h = np.array([p.lr_size[0] for p in self.pairs])
+        self._lr_w = np.array([p.lr_size[1] for p in self.pairs])
+        if storage == "memory":
+            loaded = [p for d in pair_dirs for p in load_pairs(d, scale)]
+            if [p.name for p in loaded] != [p.name for p in self.pairs]:
+                raise DataError(f"the pair folders {', '.join(map(str, pair_dirs))} changed while being read")
+            self._images: _MemoryImages | _DiskImages = _MemoryImages(loaded)
+            self.caches: list[DecodedCache] = []
+        else:
+            self.caches = [DecodedCache(cache_folder(d, cache_dir)) for d in pair_dirs]
+            owners = [self.caches[k] for k, ps in enumerate(per_dir) for _ in ps]
+            self._images = _DiskImages(self.pairs, owners)
+        if world_size is not None:
+            self.check_world_size(world_size)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def plan(self, step: int) -> np.ndarray:
-        """The global batch at ``step`` as rows ``(image, y, x, hflip, vflip, transpose)``."""
+    def patch_at(self, step: int) -> tuple[int, int]:
+        """``(lr_patch, global batch_size)`` at ``step``."""
         if step < 0:
             raise ValueError(f"step must be non-negative; got {step}")
+        _, patch, batch = self.schedule[bisect.bisect_right(self._starts, step) - 1]
+        return patch, batch
+
+    def check_world_size(self, world_size: int) -> None:
+        """Raise ValueError unless every batch size of the schedule divides by ``world_size``."""
+        if world_size in self._worlds_checked:
+            return
+        if world_size < 1:
+            raise ValueError(f"world_size must be at least 1; got {world_size}")
+        for i, (start, patch, batch) in enumerate(self.schedule):
+            if batch % world_size:
+                if not self._scheduled:
+                    raise ValueError(f"batch_size {batch} is not divisible by world_size {world_size}")
+                raise ValueError(f"patch schedule row {i} (start {start}, patch {patch}, batch {batch}): "
+                                 f"batch {batch} is not divisible by world_size {world_size}")
+        self._worlds_checked.add(world_size)
+
+    def images(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The LR and HR image of pair ``index`` (uint8 ``H x W x 3``; read-only memory maps on disk)."""
+        return self._images.get(index)
+
+    def fill_cache(self, rank: int = 0, world_size: int = 1) -> int:
+        """Decode into the disk cache every image of this rank's share (pairs ``rank::world_size``)
+        not cached yet; returns how many were written. Nothing to do with memory storage."""
+        if self.storage != "disk":
+            return 0
+        before = sum(c.writes for c in self.caches)
+        for i in range(rank, len(self.pairs), world_size):
+            self._images.get(i)
+        return sum(c.writes for c in self.caches) - before
+
+    def plan(self, step: int) -> np.ndarray:
+        """The global batch at ``step`` as rows ``(image, y, x, hflip, vflip, transpose)``."""
+        p, b = self.patch_at(step)
         rng = np.random.default_rng([int(self.seed), int(step)])
-        b = self.batch_size
         image = rng.integers(0, len(self.pairs), size=b)
-        y = rng.integers(0, self._max_y[image] + 1)
-        x = rng.integers(0, self._max_x[image] + 1)
+        y = rng.integers(0, self._lr_h[image] - p + 1)
+        x = rng.integers(0, self._lr_w[image] - p + 1)
         flips = rng.integers(0, 2, size=(b, 3))
         if not self.augment:
             flips[:] = 0
@@ -153,20 +460,21 @@ class PatchSampler:
 
     def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
         """This rank's share of the global batch: ``lq`` ``[b, 3, p, p]`` and ``gt``
-        ``[b, 3, p*s, p*s]``, float32 in ``[0, 1]``."""
+        ``[b, 3, p*s, p*s]``, float32 in ``[0, 1]``, with ``p, b`` = :meth:`patch_at` ``(step)``
+        and ``b`` divided by ``world_size``."""
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"invalid rank {rank} for world_size {world_size}")
-        if self.batch_size % world_size:
-            raise ValueError(f"batch_size {self.batch_size} is not divisible by world_size {world_size}")
-        per_rank = self.batch_size // world_size
+        self.check_world_size(world_size)
+        p, batch_size = self.patch_at(step)
+        s = self.scale
+        per_rank = batch_size // world_size
         rows = self.plan(step)[rank * per_rank : (rank + 1) * per_rank]
-        p, s = self.lr_patch, self.scale
         lq = np.empty((per_rank, 3, p, p), dtype=np.uint8)
         gt = np.empty((per_rank, 3, p * s, p * s), dtype=np.uint8)
         for i, (image, y, x, hflip, vflip, transpose) in enumerate(rows):
-            pair = self.pairs[image]
-            lr = pair.lr[y : y + p, x : x + p]
-            hr = pair.hr[y * s : (y + p) * s, x * s : (x + p) * s]
+            lr_img, hr_img = self._images.get(int(image))
+            lr = lr_img[y : y + p, x : x + p]
+            hr = hr_img[y * s : (y + p) * s, x * s : (x + p) * s]
             if hflip:
                 lr, hr = lr[:, ::-1], hr[:, ::-1]
             if vflip:

@@ -8,7 +8,14 @@ checkpoints. Mirrors of one source must serve byte-identical files.
 Checksums are copied from the public places named in the comment next to each
 value. Where none could be found the checksum is ``None`` and ``checksum_note``
 says so; the downloader then prints the sha256 it computed so that it can be
-pinned here.
+pinned here. A source that cannot be fetched by a program (a cloud-drive folder, a
+page behind a sign-in) has ``manual`` instructions: which file to get from where,
+and how it must be laid out; the missing-file message prints them.
+
+Three tables: :data:`DATASETS` (HR images for super-resolution),
+:data:`PAIRED_DATASETS` (degraded -> clean pairs at scale 1 for deblurring, deraining,
+dehazing and denoising, plus reference-free real-world test sets) and :data:`ASSETS`
+(weight files).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ class Source:
     hash_algo: str = "sha256"
     size: int | None = None
     checksum_note: str = ""
+    manual: str = ""  # how to get the file by hand where no program can (cloud folder, sign-in)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,103 @@ class DatasetEntry:
     description: str = ""
 
 
+PAIRED_TASKS = ("deblur", "derain", "dehaze", "denoise")
+SPLITS = ("train", "test")
+# archive kinds of paired sets: those of ARCHIVE_TYPES, "auto" (zip or tar, told apart by their
+# content, for archives whose format no public source states) and "file" (the download itself is
+# the only member, named by Source.filename: e.g. a .mat file)
+PAIRED_ARCHIVE_TYPES = ARCHIVE_TYPES + ("auto", "file")
+PAIRING_KINDS = ("same_name", "regex", "sorted", "list", "side_by_side", "mat_blocks")
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """How the clean (GT) member of each degraded (LQ) member is found.
+
+    * ``same_name``: the GT member with the LQ member's base name (among the members matching
+      the entry's ``gt_glob``; exactly one must have it).
+    * ``regex``: ``re.sub(pattern, repl, ...)`` of the LQ member's base name (``on="name"``,
+      then looked up by base name like ``same_name``) or of its whole path (``on="path"``, then
+      that member must exist). Many LQ members may map to one GT member (RESIDE's hazy images).
+    * ``sorted``: the i-th LQ member with the i-th GT member, both sorted by path; both globs
+      must match the same number of members. This is how the official evaluation scripts pair
+      some test sets (Restormer's ``evaluate_PSNR_SSIM.m`` sorts ``input/`` and ``target/`` and
+      pairs by position), whatever their file names.
+    * ``list``: a list file in the archive (``list_glob``, exactly one member) names the pairs,
+      one per line, whitespace-separated columns ``lq_column`` and ``gt_column`` holding paths
+      relative to the list file's folder (RealBlur's ``RealBlur_J_test_list.txt``).
+    * ``side_by_side``: every LQ member holds both images, degraded and clean halves side by
+      side; ``lq_half`` (``left``/``right``) is the degraded one. Both halves are written as PNG
+      (the pixels as decoded, losslessly; not the original bytes); there is no ``gt_glob``.
+    * ``mat_blocks``: one MATLAB file of degraded and one of clean image blocks (the LQ and GT
+      members), each holding a single ``uint8`` array of shape ``(images, blocks, H, W, 3)``
+      (SIDD's validation blocks); every block pair is written as PNG.
+    """
+
+    kind: str = "same_name"
+    pattern: str = ""
+    repl: str = ""
+    on: str = "name"
+    list_glob: str = ""
+    lq_column: int = 1
+    gt_column: int = 0
+    lq_half: str = "left"
+
+
+SAME_NAME = Pairing()
+SORTED = Pairing("sorted")
+MAT_BLOCKS = Pairing("mat_blocks")
+
+
+def regex_pairing(pattern: str, repl: str, on: str = "name") -> Pairing:
+    return Pairing("regex", pattern=pattern, repl=repl, on=on)
+
+
+def list_pairing(list_glob: str, lq_column: int, gt_column: int) -> Pairing:
+    return Pairing("list", list_glob=list_glob, lq_column=lq_column, gt_column=gt_column)
+
+
+def side_by_side(lq_half: str) -> Pairing:
+    return Pairing("side_by_side", lq_half=lq_half)
+
+
+@dataclass(frozen=True)
+class PairedDatasetEntry:
+    """A scale-1 data set of degraded (LQ) -> clean (GT) image pairs in one or more archives.
+
+    ``lq_glob``/``gt_glob`` select the degraded and clean members (matched like
+    :attr:`DatasetEntry.member_glob`, against the members of all the entry's archives together;
+    hidden files, ``__MACOSX`` folders and, except for ``mat_blocks``, files that are no images
+    are never matched). ``pairing`` finds each LQ member's GT member. ``pair_count`` is the
+    number of pairs (of LQ members for a ``reference_free`` set, which has no GT and no
+    ``gt_glob``); ``gt_count``, where set, the number of distinct GT members (smaller for
+    many-to-one sets). The pair's name (the file stem of both written images) is the LQ
+    member's base name without extension, unless ``stem`` is set: a regular expression searched
+    in the LQ member's path whose groups, joined by ``-``, form the name (for sets whose file
+    names repeat across folders, like GoPro's frame numbers across sequences).
+    ``note`` records facts that could not be verified from public sources.
+    """
+
+    name: str
+    task: str
+    split: str
+    source: Source | tuple[Source, ...]
+    archive: str
+    lq_glob: str
+    gt_glob: str | None
+    pair_count: int
+    description: str
+    pairing: Pairing = SAME_NAME
+    stem: str = ""
+    reference_free: bool = False
+    gt_count: int | None = None
+    note: str = ""
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return self.source if isinstance(self.source, tuple) else (self.source,)
+
+
 @dataclass(frozen=True)
 class AssetEntry:
     """A pretrained weight file: the download itself, or one member of an archive.
@@ -59,6 +164,9 @@ class AssetEntry:
     ``kind`` says what the file is for: an official ``teacher`` network (with its
     upscaling ``scale``), a frozen feature ``encoder`` for losses (no scale) or the
     weights of an image-quality ``metric`` (no scale; ``backbone`` names the metric).
+    A teacher's ``task`` is the cir task it restores (:func:`cir.tasks.parse_task`): ``x2`` ...
+    ``x8`` for super-resolution (then ``scale`` is that factor), or a scale-1 restoration task
+    such as ``deblur`` or ``derain`` (``scale`` 1).
     """
 
     name: str
@@ -69,6 +177,7 @@ class AssetEntry:
     archive: str | None = None
     member_glob: str | None = None
     kind: str = "teacher"
+    task: str | None = None  # teachers: the cir task (x2 ... x8, deblur, derain, ...)
 
 
 # --- data sets -------------------------------------------------------------------
@@ -140,6 +249,370 @@ DATASETS: dict[str, DatasetEntry] = {
 }
 
 
+# --- paired data sets (scale 1) --------------------------------------------------
+
+_GDRIVE = "https://drive.usercontent.google.com/download?id={}&export=download&confirm=t"
+# A Hugging Face copy of the archives the Restormer authors share on Google Drive (the file ids in
+# swz30/Restormer, */download_data.py). It is not the authors' own, so it serves only archives
+# whose sha256 is pinned: any other file is refused.
+_RESTORMER_HF = "https://huggingface.co/datasets/laoduanaaa/Image_Restoration_Datasets/resolve/main/"
+# The sha256 and sizes pinned for the Restormer archives (_restormer(...) below) come from one
+# public third-party training script (a Colab notebook whose DATASET_REGISTRY downloads each
+# archive from Google Drive or the Hugging Face copy above and checks it against these values; it
+# states that both serve the same bytes). No second source was found: a ChecksumError on a fresh
+# download of one of them means this value, not the file, is in doubt.
+_FOLDER_ZIP = ("This is a folder on a cloud drive, not one file: download the folder and zip it "
+               "(any top-level folder is fine; the member paths below are matched anywhere) as")
+
+
+def _restormer(filename: str, hf_path: str, drive_id: str, checksum: str, size: int) -> Source:
+    return Source(
+        filename=filename,
+        urls=(_RESTORMER_HF + hf_path, _GDRIVE.format(drive_id)),
+        checksum=checksum,
+        size=size,
+        manual=(f"If neither link works: open https://drive.google.com/file/d/{drive_id}/view (the "
+                f"Restormer authors' Google Drive file, swz30/Restormer download_data.py) and save it "
+                f"as {filename}."),
+    )
+
+
+def _manual(filename: str, manual: str, what: str, packed_by_hand: bool = True) -> Source:
+    """A file that only a person can fetch (no direct link); it has no published checksum."""
+    if packed_by_hand:
+        check = ("No checksum can be published for an archive packed by hand; the sha256 printed on "
+                 "first use identifies your copy.")
+    else:
+        check = "No checksum is published for it; pin the sha256 printed on first use."
+    return Source(filename=filename, urls=(), checksum=None, checksum_note=f"{what} {check}", manual=manual)
+
+
+GOPRO_LARGE = Source(
+    filename="GOPRO_Large.zip",
+    # SeungjunNah/seungjunnah.github.io, Datasets/gopro.md (the authors' page, March 2025): Hugging
+    # Face (this URL) and Google Drive 1y4wvPdOG3mojpFCHTqLgriexhbjoWVkK; the SNU CVLab server
+    # (http://data.cv.snu.ac.kr:8008/webdav/dataset/GOPRO/GOPRO_Large.zip) was replaced by Hugging
+    # Face. Whether the Drive copy is byte-identical is not known, so it is not a mirror here.
+    urls=("https://huggingface.co/datasets/snah/GOPRO_Large/resolve/main/GOPRO_Large.zip",),
+    checksum=None,
+    checksum_note=("The GoPro authors publish no checksum for GOPRO_Large.zip (about 8.8 GB by third-party "
+                   "accounts) and none was found elsewhere; pin the sha256 printed on first download."),
+    manual=("If Hugging Face is unreachable: download GOPRO_Large.zip from the authors' Google Drive, "
+            "https://drive.google.com/file/d/1y4wvPdOG3mojpFCHTqLgriexhbjoWVkK/view (linked from "
+            "https://seungjunnah.github.io/Datasets/gopro), and keep it zipped."),
+)
+
+RESTORMER_HIDE_TEST = _restormer(
+    # Restormer Motion_Deblurring/download_data.py: HIDE_test; unpacks to test/HIDE/{input,target}
+    "Restormer_HIDE_test.zip", "Deblurring/Motion_Deblurring/test2.zip", "1XRomKYJF1H92g1EuD06pCQe4o6HlwB7A",
+    "a5fa86b7a18626530ad67271f27771bff9772818504317b1a177803df25df8b7", 4231646359)
+
+REALBLUR = Source(
+    filename="RealBlur.tar.gz",
+    # rimchang/RealBlur README.md: "download RealBlur" at https://cgdata.postech.ac.kr/sharing/YhKdbtvD0
+    # (a sharing page, not a file link) or the Google Drive folder 1xUNAAVzLhNQuGriKTk1hrE-MT-H_56fq.
+    # The file id of RealBlur.tar.gz in that folder is taken from public download scripts that fetch it
+    # with gdown (17v5Dj0M2WExgxJgsGpEWc-6UyhK1IWWK); about 12.2 GB by their account.
+    urls=(_GDRIVE.format("17v5Dj0M2WExgxJgsGpEWc-6UyhK1IWWK"),),
+    checksum=None,
+    checksum_note=("The RealBlur authors publish no checksum for RealBlur.tar.gz and none was found "
+                   "elsewhere; pin the sha256 printed on first download."),
+    manual=("Download RealBlur.tar.gz from the RealBlur authors' page https://cgdata.postech.ac.kr/sharing/"
+            "YhKdbtvD0 or their Google Drive folder https://drive.google.com/drive/folders/"
+            "1xUNAAVzLhNQuGriKTk1hrE-MT-H_56fq (both linked from github.com/rimchang/RealBlur); keep it packed."),
+)
+
+RAIN13K_TRAIN = _restormer(
+    # Restormer Deraining/download_data.py: rain13k_train; unpacks to train/Rain13K/{input,target}
+    "Rain13K_train.zip", "Deraining/train.zip", "14BidJeG4nSNuFNFDf99K-7eErCq4i47t",
+    "b999f61e7d7df1c2333d8a63a80b89fea2f75197dd9350428a174bcb9e193a5d", 1163440376)
+
+RAIN13K_TEST = _restormer(
+    # Restormer Deraining/download_data.py: rain13k_test; unpacks to test/<set>/{input,target} for
+    # Test100, Rain100H, Rain100L, Test2800, Test1200 (Deraining/Datasets/README.md)
+    "Rain13K_test.zip", "Deraining/test.zip", "1P_-RAvltEoEhfT-9GrWRdpEi6NSswTs8",
+    "5be86b39609c3fbd6b3f0cceb45aa98b06e38ad76d7fb85bcbe0eefc0a9d5311", 1360310555)
+
+
+def _drsformer(name: str, link: str) -> Source:
+    # cschenxiang/DRSformer README.md, "Datasets" table (Baidu Cloud links, "fully paired images");
+    # the repository's samples show the layout Datasets/{train,test}/<set>/{input,target}/<n>.png
+    return _manual(
+        f"{name}.zip",
+        (f"Download the {name} data from Baidu Cloud {link} (listed in the DRSformer README, "
+         f"github.com/cschenxiang/DRSformer). {_FOLDER_ZIP} {name}.zip so that the rainy images lie in "
+         f"folders .../train/.../input/ and .../test/.../input/ and the clean ones, with the same file "
+         f"names, in the matching .../target/ folders (DRSformer's layout "
+         f"Datasets/train/{name}/input/1.png)."),
+        f"{name}.zip is a zip you make from a cloud-drive folder.")
+
+
+RAIN200H = _drsformer("Rain200H", "https://pan.baidu.com/s/1KK8R2bPKgcOX8gMXSuKtCQ?pwd=z9br (code z9br)")
+RAIN200L = _drsformer("Rain200L", "https://pan.baidu.com/s/1rTb4qU3fCEA4MRpQss__DA?pwd=s2yx (code s2yx)")
+SPA_DATA = _drsformer("SPA-Data", "https://pan.baidu.com/s/1YfxC5OvgYcQCffEttFz8Kg?pwd=yjow (code yjow)")
+
+DID_MDN = Source(
+    filename="DID-MDN-datasets.zip",
+    # hezhangsprinter/DID-MDN README.md, "Dataset": training (heavy, medium, light) and testing data,
+    # one Google Drive file. Its file name and archive format are not stated (archive kind "auto").
+    urls=(_GDRIVE.format("1cMXWICiblTsRl1zjN8FizF5hXOpVOJz4"),),
+    checksum=None,
+    checksum_note="The DID-MDN authors publish no checksum for their data archive and none was found elsewhere.",
+    manual=("Download the DID-MDN data file https://drive.google.com/file/d/1cMXWICiblTsRl1zjN8FizF5hXOpVOJz4/"
+            "view (github.com/hezhangsprinter/DID-MDN, 'Dataset') and save it, still packed, as "
+            "DID-MDN-datasets.zip (a zip or tar archive; the content tells which)."),
+)
+
+DDN_DATA = _manual(
+    "DDN-Data.zip",
+    ("Download the DDN (Rain1400) data: rainy_image and ground_truth folders of the training and "
+     "testing sets, from the DDN project page https://xueyangfu.github.io/projects/cvpr2017.html or "
+     "the DRSformer copy https://pan.baidu.com/s/1g_m7RfSUJUtknlWugO1nrw?pwd=ldzo (code ldzo). "
+     f"{_FOLDER_ZIP} DDN-Data.zip with the layout .../training/rainy_image/<k>_<i>.jpg, "
+     ".../training/ground_truth/<k>.jpg, .../testing/rainy_image/..., .../testing/ground_truth/... "
+     "(the DDN release's folder names; 14 rainy images <k>_1 ... <k>_14 per clean image <k>)."),
+    "DDN-Data.zip is a zip you make from cloud-drive folders.")
+
+# RESIDE: the authors' download links (Dropbox folders, Baidu Yun) are listed in
+# Boyiliee/RESIDE-dataset-link, RESIDE-Standard.txt (ITS, SOTS) and RESIDE-β.txt (OTS, RTTS, URHI).
+_RESIDE_LINKS = "listed in github.com/Boyiliee/RESIDE-dataset-link, the RESIDE authors' link repository"
+RESIDE_ITS_HAZY = _manual(
+    "ITS_v2_hazy.zip",
+    (f"Open the RESIDE-Standard ITS Dropbox folder https://bit.ly/3iwHmh0 (Baidu Yun: "
+     f"http://tinyurl.com/yaohd3yv, password g0s6; {_RESIDE_LINKS}) and download hazy.zip from it; "
+     f"save it as ITS_v2_hazy.zip (it unpacks to hazy/<k>_<i>_<beta>.png)."),
+    "The ITS archives are shared in a Dropbox folder.", packed_by_hand=False)
+RESIDE_ITS_CLEAR = _manual(
+    "ITS_v2_clear.zip",
+    (f"From the same RESIDE-Standard ITS Dropbox folder https://bit.ly/3iwHmh0 (Baidu Yun: "
+     f"http://tinyurl.com/yaohd3yv, password g0s6; {_RESIDE_LINKS}) download clear.zip and save it as "
+     f"ITS_v2_clear.zip (it unpacks to clear/<k>.png)."),
+    "The ITS archives are shared in a Dropbox folder.", packed_by_hand=False)
+RESIDE_OTS = _manual(
+    "OTS.zip",
+    (f"Download OTS from the RESIDE-β Dropbox folder https://bit.ly/3k8a0Gf (Baidu Yun: "
+     f"https://pan.baidu.com/s/1YMYUp5P6FpX_5b7emjgrvA, password w54h; {_RESIDE_LINKS}). {_FOLDER_ZIP} "
+     f"OTS.zip with every hazy image (<k>_<A>_<beta>.jpg) in a folder named hazy/ and every clear image "
+     f"(<k>.jpg) in a folder named clear/ (the layout FFA-Net's README and loader use)."),
+    "OTS.zip is a zip you make from a cloud-drive folder.")
+RESIDE_SOTS = _manual(
+    "SOTS.zip",
+    (f"Download SOTS from the RESIDE-Standard Dropbox folder https://bit.ly/2XZH498 (Baidu Yun: "
+     f"https://pan.baidu.com/share/init?surl=SSVzR058DX5ar5WL5oBTLg, password s6tu; {_RESIDE_LINKS}). "
+     f"{_FOLDER_ZIP} SOTS.zip with the layout .../indoor/hazy/<k>_<i>.png, .../indoor/gt/<k>.png, "
+     f".../outdoor/hazy/<k>_<A>_<beta>.jpg, .../outdoor/gt/<k>.png (the release's folder names)."),
+    "SOTS.zip is a zip you make from a cloud-drive folder.")
+RESIDE_RTTS = _manual(
+    "RTTS.zip",
+    (f"Download RTTS from the RESIDE-β Dropbox folder https://bit.ly/3c4gl3z (Baidu Yun: "
+     f"https://pan.baidu.com/s/1nuJOdjr, password n3v8; {_RESIDE_LINKS}). {_FOLDER_ZIP} RTTS.zip; the "
+     f"images are the ones under .../JPEGImages/ (VOC layout, with Annotations/ beside it)."),
+    "RTTS.zip is a zip you make from a cloud-drive folder.")
+RESIDE_URHI = _manual(
+    "URHI.zip",
+    (f"Download the Unannotated Real-world Hazy Images from the RESIDE-β Dropbox folder "
+     f"https://bit.ly/2XVx7tc (Baidu Yun: https://pan.baidu.com/s/1i5GiZsx, password vt99; {_RESIDE_LINKS}). "
+     f"{_FOLDER_ZIP} URHI.zip holding those images only (every image in it is used)."),
+    "URHI.zip is a zip you make from a cloud-drive folder.")
+RESIDE_6K = _manual(
+    "RESIDE-6K.zip",
+    ("Download RESIDE-6K from the DehazeFormer data folder on Google Drive "
+     "https://drive.google.com/drive/folders/1Yy_GH6_bydYPU6_JJzFQwig4LTh86VI4 (or BaiduPan "
+     "https://pan.baidu.com/s/1WVdNccqDMnJ5k5Q__Y2dsg?pwd=gtuw, code gtuw; github.com/IDKiro/DehazeFormer "
+     "README). Keep or make a zip named RESIDE-6K.zip with DehazeFormer's layout "
+     ".../train/hazy/, .../train/GT/, .../test/hazy/, .../test/GT/ (equal file names in hazy/ and GT/)."),
+    "RESIDE-6K is shared in a cloud-drive folder.")
+
+SIDD_MEDIUM_RESTORMER = _restormer(
+    # Restormer Denoising/download_data.py: SIDD_train; unpacks to train/<160 scene folders>/
+    # NNNN_{GT,NOISY}_SRGB_01{0,1}.PNG: the SIDD-Medium sRGB images (320 pairs). The official
+    # SIDD_Medium_Srgb.zip (York University, http://130.63.97.225/share/SIDD_Medium_Srgb.zip, md5
+    # f95b4bc9ec1dd3fe4ebd61aeacad3991 and 13234744070 bytes by two public download scripts) is a
+    # different file with the same images under SIDD_Medium_Srgb/Data/.
+    "SIDD_Medium_Srgb_Restormer.zip", "Denoising/Real/train.zip", "1UHjWZzLPGweA9ZczmV8lFSRcIxqiOVJw",
+    "aae8c8dd6643fc65454db60cc317d64accd8bea34187ea6c4aadcf772991446c", 13233785522)
+
+SIDD_VALIDATION_RESTORMER = _restormer(
+    # Restormer Denoising/download_data.py: SIDD_test; unpacks to test/SIDD/
+    # ValidationNoisyBlocksSrgb.mat and ValidationGtBlocksSrgb.mat, the official SIDD validation
+    # blocks (also at http://130.63.97.225/share/SIDD_Blocks/, 229724517 and 232055617 bytes).
+    # Restormer's test_real_denoising_sidd.py reads them with scipy.io.loadmat: 40 images x 32 blocks.
+    "SIDD_Validation_Restormer.zip", "Denoising/Real/test1.zip", "11vfqV-lqousZTuAit1Qkqghiv_taY0KZ",
+    "1139c32896697e960159ae845070751e58894ddf607ebfe8f6d83ef012e2fbff", 461780640)
+
+def _paired(*entries: PairedDatasetEntry) -> dict[str, PairedDatasetEntry]:
+    return {e.name: e for e in entries}
+
+
+PAIRED_DATASETS: dict[str, PairedDatasetEntry] = _paired(
+    # --- deblur --------------------------------------------------------------------------
+    # GOPRO_Large: <split>/<sequence>/{blur,blur_gamma,sharp}/<frame>.png (DeepDeblur_release and
+    # DeepDeblur-PyTorch READMEs); 22 train / 11 test sequences, 2103 / 1111 pairs (the authors'
+    # statistics table). The frame numbers repeat across sequences, so the pair name is
+    # <sequence>-<frame> (GOPR0372_07_00-000047). The input is blur/ (not blur_gamma/), as in the
+    # deblurring benchmarks; the zip's top-level folder name is matched by "**".
+    PairedDatasetEntry(
+        "GoPro_train", "deblur", "train", GOPRO_LARGE, "zip",
+        "**/train/*/blur/*.png", "**/train/*/sharp/*.png", 2103,
+        "GoPro (GOPRO_Large) training pairs, 22 sequences; names <sequence>-<frame>",
+        pairing=regex_pairing(r"/blur/([^/]+)$", r"/sharp/\1", on="path"),
+        stem=r"([^/]+)/blur/([^/]+)\.png$"),
+    PairedDatasetEntry(
+        "GoPro_test", "deblur", "test", GOPRO_LARGE, "zip",
+        "**/test/*/blur/*.png", "**/test/*/sharp/*.png", 1111,
+        "GoPro (GOPRO_Large) test pairs, 11 sequences; names <sequence>-<frame>",
+        pairing=regex_pairing(r"/blur/([^/]+)$", r"/sharp/\1", on="path"),
+        stem=r"([^/]+)/blur/([^/]+)\.png$"),
+    # HIDE test set as the Restormer authors share it: 2025 pairs (HIDE paper / Restormer Table 2).
+    # Paired by sorted position, as Restormer's evaluate_gopro_hide.m does.
+    PairedDatasetEntry(
+        "HIDE_test", "deblur", "test", RESTORMER_HIDE_TEST, "zip",
+        "**/HIDE/input/*", "**/HIDE/target/*", 2025,
+        "HIDE test pairs (Restormer's copy: test/HIDE/input, target)", pairing=SORTED),
+    # RealBlur.tar.gz: RealBlur-J_ECC_IMCORR_centroid_itensity_ref/sceneNNN/{blur,gt}/{blur,gt}_M.png
+    # and RealBlur_J_{train,test}_list.txt beside them, each line "<gt path> <blur path>"; 3758 train /
+    # 980 test pairs for RealBlur-J (rimchang/RealBlur README and public loaders of the list files).
+    # Pair names scene<NNN>-blur_<M>.
+    PairedDatasetEntry(
+        "RealBlur_J_test", "deblur", "test", REALBLUR, "tar.gz",
+        "**/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/*/blur/*.png",
+        "**/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/*/gt/*.png", 980,
+        "RealBlur-J test pairs (real camera shake, JPEG-processed), as listed in RealBlur_J_test_list.txt",
+        pairing=list_pairing("**/RealBlur_J_test_list.txt", lq_column=1, gt_column=0),
+        stem=r"/(scene\d+)/blur/(blur_\d+)\.png$"),
+    # --- derain --------------------------------------------------------------------------
+    # Rain13K training pairs: MPRNet/DCKD state 13,712, but the shared archive holds 13,711: "The
+    # size for 1 image was not correct and hence we remove it. There are 13711 image pairs for
+    # download." (swz30/MPRNet issue #74, a maintainer). Equal names in input/ and target/.
+    PairedDatasetEntry(
+        "Rain13K", "derain", "train", RAIN13K_TRAIN, "zip",
+        "**/Rain13K/input/*", "**/Rain13K/target/*", 13711,
+        "Rain13K deraining training pairs (MPRNet/Restormer archive; the papers' 13,712 minus one removed pair)"),
+    # The five test sets of Rain13K's test archive (counts: MPRNet Table 1, Restormer). Paired by
+    # sorted position like Restormer's evaluate_PSNR_SSIM.m, which works whatever the file names
+    # (Rain100H's are said to be rain-NNN / norain-NNN).
+    *[PairedDatasetEntry(
+        name, "derain", "test", RAIN13K_TEST, "zip",
+        f"**/test/{name}/input/*", f"**/test/{name}/target/*", count,
+        f"{name} deraining test pairs (Rain13K test archive)", pairing=SORTED)
+      for name, count in (("Test100", 100), ("Rain100H", 100), ("Rain100L", 100), ("Test2800", 2800),
+                          ("Test1200", 1200))],
+    # Rain200H/L (the updated Rain100H/L of Yang et al.: 1800 train / 200 test pairs) and SPA-Data
+    # (real rain, Wang et al. CVPR 2019: 638,492 train / 1,000 test pairs) as the DRSformer authors
+    # share them: counts from the DRSformer-family README table, unverified here.
+    *[PairedDatasetEntry(
+        f"{name}_{split}", "derain", split, source, "zip",
+        f"**/{split}/**/input/*", f"**/{split}/**/target/*", count,
+        f"{name} {split} pairs ({desc}; DRSformer's copy)",
+        note=f"count {count} from the DRSformer README table, unverified here")
+      for name, source, desc, split, count in (
+          ("Rain200H", RAIN200H, "heavy synthetic rain", "train", 1800),
+          ("Rain200H", RAIN200H, "heavy synthetic rain", "test", 200),
+          ("Rain200L", RAIN200L, "light synthetic rain", "train", 1800),
+          ("Rain200L", RAIN200L, "light synthetic rain", "test", 200),
+          ("SPA", SPA_DATA, "real rain; the training set is huge, ~638k pairs", "train", 638492),
+          ("SPA", SPA_DATA, "real rain", "test", 1000))],
+    # DID-MDN (Zhang & Patel, CVPR 2018): every image holds the rainy (left) and clean (right)
+    # halves side by side: the authors' loader (datasets/pix2pix_class.py) crops imgA = left half,
+    # imgB = right half, and training uses input, target = imgA, imgB. Training: 4000 images per
+    # density, DID-MDN-training/Rain_{Heavy,Medium,Light}/train2018new/<0..3999>.jpg (the loader's
+    # paths); test: 1200 images (TestA = Test1200). The test folder name is unverified here; the
+    # pair names are Rain_<density>-<n> (train) and the file stem (test).
+    PairedDatasetEntry(
+        "DID_train", "derain", "train", DID_MDN, "auto",
+        "**/DID-MDN-training/Rain_*/train2018new/*", None, 12000,
+        "DID-MDN training set: rainy|clean side-by-side images, 3 densities x 4000",
+        pairing=side_by_side("left"), stem=r"(Rain_[A-Za-z]+)/train2018new/([^/]+)\.[^./]+$",
+        note="archive format and member paths inferred from the authors' loader, unverified here"),
+    PairedDatasetEntry(
+        "DID_test", "derain", "test", DID_MDN, "auto",
+        "**/DID-MDN-test/*", None, 1200,
+        "DID-MDN test set (Test1200): rainy|clean side-by-side images",
+        pairing=side_by_side("left"),
+        note="test folder name DID-MDN-test unverified here"),
+    # DDN / Rain1400 (Fu et al., CVPR 2017): 1000 clean images x 14 rain types; 900 clean (12,600
+    # rainy) for training, 100 (1,400) for testing (the DDN paper; mmediting's Rain1400 config maps
+    # rainy_image/<k>_<i> to ground_truth/<k> with separator "_"). Many rainy images per clean one.
+    PairedDatasetEntry(
+        "DDN_train", "derain", "train", DDN_DATA, "zip",
+        "**/training/rainy_image/*", "**/training/ground_truth/*", 12600,
+        "DDN (Rain1400) training set: 14 rainy images per clean image",
+        pairing=regex_pairing(r"^(\d+)_\d+(\.[^.]+)$", r"\1\2"), gt_count=900,
+        note="counts from the DDN paper, unverified here"),
+    PairedDatasetEntry(
+        "DDN_test", "derain", "test", DDN_DATA, "zip",
+        "**/testing/rainy_image/*", "**/testing/ground_truth/*", 1400,
+        "DDN (Rain1400) test set: 14 rainy images per clean image",
+        pairing=regex_pairing(r"^(\d+)_\d+(\.[^.]+)$", r"\1\2"), gt_count=100,
+        note="counts from the DDN paper, unverified here"),
+    # --- dehaze --------------------------------------------------------------------------
+    # RESIDE ITS (v2): hazy/<k>_<i>_<beta>.png, 10 per clear image clear/<k>.png: 13,990 hazy from
+    # 1,399 clear (RESIDE paper; FFA-Net's loader maps a hazy name to <k>.png). Two archives
+    # (hazy.zip and clear.zip of the ITS_v2 folder, unpacked side by side by public scripts).
+    PairedDatasetEntry(
+        "RESIDE_ITS", "dehaze", "train", (RESIDE_ITS_HAZY, RESIDE_ITS_CLEAR), "zip",
+        "**/hazy/*.png", "**/clear/*.png", 13990,
+        "RESIDE-Standard ITS (indoor training set): 10 hazy images per clear image",
+        pairing=regex_pairing(r"^(\d+)_.*(\.png)$", r"\1\2"), gt_count=1399),
+    # RESIDE-β OTS: 8,970 clear images x 35 hazy = 313,950 (a public script that counts the official
+    # release checks exactly these numbers). The "8,477 clear" sometimes quoted could not be traced.
+    # Hazy <k>_<A>_<beta>.jpg -> clear <k>.jpg (FFA-Net loader, format ".jpg").
+    PairedDatasetEntry(
+        "RESIDE_OTS", "dehaze", "train", RESIDE_OTS, "zip",
+        "**/hazy/*", "**/clear/*", 313950,
+        "RESIDE-β OTS (outdoor training set): 35 hazy images per clear image",
+        pairing=regex_pairing(r"^(\d+)_.*(\.[^.]+)$", r"\1\2"),
+        note="313,950 hazy / 8,970 clear from a third-party count of the release; the clear count is not checked"),
+    # SOTS (RESIDE-Standard): indoor 500 hazy <k>_<i>.png from 50 gt <k>.png; outdoor 500 hazy
+    # <k>_<A>_<beta>.jpg, gt <k>.png (a third-party count finds 492 outdoor gt files, so a few are
+    # shared: the clear count is not checked).
+    PairedDatasetEntry(
+        "SOTS_indoor", "dehaze", "test", RESIDE_SOTS, "zip",
+        "**/indoor/hazy/*", "**/indoor/gt/*", 500,
+        "SOTS indoor test set: 10 hazy images per clear image",
+        pairing=regex_pairing(r"^(\d+)_.*(\.[^.]+)$", r"\1\2"), gt_count=50),
+    PairedDatasetEntry(
+        "SOTS_outdoor", "dehaze", "test", RESIDE_SOTS, "zip",
+        "**/outdoor/hazy/*", "**/outdoor/gt/*", 500,
+        "SOTS outdoor test set (hazy JPEG, clear PNG)",
+        pairing=regex_pairing(r"^(\d+)_.*\.[^.]+$", r"\1.png")),
+    # RESIDE-6K (DehazeFormer): 3000 ITS + 3000 OTS training pairs, 1000 mixed test pairs, one clear
+    # image per hazy image under the same name (DehazeFormer datasets/loader.py reads GT/<name> and
+    # hazy/<name>).
+    PairedDatasetEntry(
+        "RESIDE6K_train", "dehaze", "train", RESIDE_6K, "zip",
+        "**/train/hazy/*", "**/train/GT/*", 6000,
+        "RESIDE-6K training pairs (DehazeFormer's mixed indoor/outdoor set)"),
+    PairedDatasetEntry(
+        "RESIDE6K_test", "dehaze", "test", RESIDE_6K, "zip",
+        "**/test/hazy/*", "**/test/GT/*", 1000,
+        "RESIDE-6K test pairs (DehazeFormer)"),
+    # Real hazy photographs without ground truth, for no-reference metrics.
+    PairedDatasetEntry(
+        "RTTS", "dehaze", "test", RESIDE_RTTS, "zip", "**/JPEGImages/*", None, 4322,
+        "RESIDE-β RTTS: real hazy photographs (object annotations unused), no ground truth",
+        reference_free=True, note="count 4,322 from the RESIDE paper, unverified here"),
+    PairedDatasetEntry(
+        "URHI", "dehaze", "test", RESIDE_URHI, "zip", "**/*", None, 4809,
+        "RESIDE-β unannotated real-world hazy images, no ground truth",
+        reference_free=True, note="count 4,809 from the RESIDE paper, unverified here"),
+    # --- denoise -------------------------------------------------------------------------
+    # SIDD-Medium sRGB: 160 scene instances x 2 = 320 pairs, <scene>/NNNN_NOISY_SRGB_01x.PNG with
+    # NNNN_GT_SRGB_01x.PNG beside it (Restormer generate_patches_sidd.py splits on GT/NOISY).
+    PairedDatasetEntry(
+        "SIDD_train", "denoise", "train", SIDD_MEDIUM_RESTORMER, "zip",
+        "**/*_NOISY_SRGB_*", "**/*_GT_SRGB_*", 320,
+        "SIDD-Medium sRGB training pairs (real smartphone noise), full-size images",
+        pairing=regex_pairing("_NOISY_", "_GT_")),
+    PairedDatasetEntry(
+        "SIDD_val", "denoise", "test", SIDD_VALIDATION_RESTORMER, "zip",
+        "**/ValidationNoisyBlocksSrgb.mat", "**/ValidationGtBlocksSrgb.mat", 1280,
+        "SIDD validation: 1280 noisy/clean 256x256 sRGB blocks (40 images x 32), written as PNG pairs "
+        "named <image>_<block> (two digits each, from 00)",
+        pairing=MAT_BLOCKS),
+)
+
+
 # --- pretrained weights ----------------------------------------------------------
 
 _SWINIR = "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0/"
@@ -152,6 +625,7 @@ def _swinir(scale: int, checksum: str, size: int) -> AssetEntry:
         source=Source(filename=filename, urls=(_SWINIR + filename,), checksum=checksum, size=size),
         backbone="swinir",
         scale=scale,
+        task=f"x{scale}",
         description=f"SwinIR-M classical SR x{scale}, trained on DIV2K with 48x48 LR patches, window 8",
     )
 
@@ -178,10 +652,48 @@ def _rcan(scale: int) -> AssetEntry:
         source=RCAN_MODELS,
         backbone="rcan",
         scale=scale,
+        task=f"x{scale}",
         description=f"RCAN (10 groups x 20 blocks, 64 channels) bicubic x{scale}, authors' checkpoint",
         archive="zip",
         member_glob=f"**/RCAN_BIX{scale}.pt",
     )
+
+
+_RESTORMER_RELEASE = "https://github.com/swz30/Restormer/releases/download/v1.0/"
+
+
+def _restormer_teacher(filename: str, task: str, description: str, note: str) -> AssetEntry:
+    # Release v1.0 of swz30/Restormer; demo.py and the task READMEs load these file names
+    # (Motion_Deblurring/pretrained_models/motion_deblurring.pth, Deraining/.../deraining.pth).
+    return AssetEntry(
+        name=filename,
+        source=Source(filename=filename, urls=(_RESTORMER_RELEASE + filename,), checksum=None,
+                      checksum_note=note),
+        backbone="restormer",
+        scale=1,
+        task=task,
+        description=description,
+    )
+
+
+NAFNET_GOPRO_WIDTH32 = Source(
+    filename="NAFNet-GoPro-width32.pth",
+    # megvii-research/NAFNet README.md and docs/GoPro.md: Google Drive file
+    # 1Fr2QadtDCEXg6iwWX8OzeZLbHOx2t5Bj (and Baidu). The authors publish no checksum. sha256 and size
+    # are those that three independent public projects pin for this file (a model-conversion README
+    # listing the NAFNet checkpoints' sha256, a PowerShell installer that downloads it from the Drive
+    # link above, and a tutorial pipeline that pins sha256 and 68671121 bytes and fetches it from the
+    # Hugging Face copy below; they start with the 19394e61 also quoted elsewhere). The Hugging Face
+    # copy is a third party's, safe as a mirror only because the sha256 is pinned.
+    urls=(_GDRIVE.format("1Fr2QadtDCEXg6iwWX8OzeZLbHOx2t5Bj"),
+          "https://huggingface.co/nyanko7/nafnet-models/resolve/main/NAFNet-GoPro-width32.pth"),
+    checksum="19394e6155d12ef6371d1d57496f87f0ec88f92bdffa27c0792690722d5d1a5c",
+    size=68671121,
+    manual=("If no link works: download NAFNet-GoPro-width32.pth from the NAFNet authors' Google Drive "
+            "https://drive.google.com/file/d/1Fr2QadtDCEXg6iwWX8OzeZLbHOx2t5Bj/view or Baidu "
+            "https://pan.baidu.com/s/1AbgG0yoROHmrRQN7dgzDvQ?pwd=so6v (code so6v), both linked from "
+            "github.com/megvii-research/NAFNet."),
+)
 
 
 # pyiqa 0.1.16 downloads its weight files from this Hugging Face repository
@@ -218,6 +730,27 @@ ASSETS: dict[str, AssetEntry] = {
         _rcan(2),
         _rcan(3),
         _rcan(4),
+        # --- scale-1 restoration teachers (DCKD Tables 3 and 4: the official Restormer and NAFNet)
+        _restormer_teacher(
+            "motion_deblurring.pth", "deblur",
+            "Restormer (48 channels, 4/6/6/8 blocks) motion deblurring, trained on GoPro; authors' release v1.0",
+            "The Restormer authors publish no checksum for motion_deblurring.pth and none was found "
+            "elsewhere; pin the sha256 printed on first download."),
+        _restormer_teacher(
+            "deraining.pth", "derain",
+            "Restormer (48 channels, 4/6/6/8 blocks) deraining, trained on Rain13K; authors' release v1.0",
+            "The Restormer authors publish no checksum for deraining.pth. One public download script "
+            "(a third party's) pins sha256 225ed9acf80b3527d7080e5182918f642a23a78ef8593ad700b7e924bd660681 "
+            "for this URL; with a single unofficial source it is not pinned here: compare it with the "
+            "sha256 printed on first download."),
+        AssetEntry(
+            name="NAFNet-GoPro-width32.pth",
+            source=NAFNET_GOPRO_WIDTH32,
+            backbone="nafnet",
+            scale=1,
+            task="deblur",
+            description="NAFNet width 32 (36 blocks) trained on GoPro; authors' checkpoint (state dict under 'params')",
+        ),
         AssetEntry(
             name="vqgan_imagenet_f16_1024.ckpt",
             source=Source(
@@ -317,10 +850,25 @@ def get_asset(name: str) -> AssetEntry:
     return _lookup(ASSETS, "asset", name)
 
 
-def official_teacher_asset(backbone: str, scale: int) -> str:
-    """Name of the released teacher weight file for ``backbone`` at ``scale``."""
-    teachers = {f"{e.backbone} x{e.scale}": e.name for e in ASSETS.values() if e.kind == "teacher"}
-    key = f"{backbone} x{int(scale)}"
+def get_paired_dataset(name: str) -> PairedDatasetEntry:
+    return _lookup(PAIRED_DATASETS, "paired data set", name)
+
+
+def get_any_dataset(name: str) -> DatasetEntry | PairedDatasetEntry:
+    """The entry of ``name`` in :data:`DATASETS` or :data:`PAIRED_DATASETS` (names are unique across both)."""
+    if name in PAIRED_DATASETS:
+        return PAIRED_DATASETS[name]
+    return _lookup({**DATASETS, **PAIRED_DATASETS}, "data set", name)
+
+
+def official_teacher_asset(backbone: str, task: str) -> str:
+    """Name of the released teacher weight file for ``backbone`` on ``task``.
+
+    ``task`` is a cir task name: ``x2`` ... ``x8`` (super-resolution) or a scale-1 restoration
+    task (``deblur``, ``derain``, ...).
+    """
+    teachers = {f"{e.backbone} {e.task}": e.name for e in ASSETS.values() if e.kind == "teacher"}
+    key = f"{backbone} {task}"
     if key not in teachers:
         raise UnknownNameError("released teacher", key, teachers)
     return teachers[key]

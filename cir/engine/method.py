@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from cir.errors import ConfigError
+from cir.losses.pixel import l1
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -85,6 +86,9 @@ class Method(abc.ABC):
         self.teachers: dict[str, nn.Module] = {k: freeze(v) for k, v in teachers.items()}
         # stand-ins the method had to use (e.g. random encoder weights); recorded with the run
         self.stand_ins: list[str] = []
+        # the reconstruction loss to ground truth: the backbone recipe's (train.rec_loss: L1, or
+        # NAFNet's PSNR loss); the job sets it from the spec, methods use it for their GT term
+        self.rec_loss = l1
 
     @property
     def needs_teacher(self) -> bool:

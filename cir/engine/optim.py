@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -25,9 +26,37 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: dict, iterations: int
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.get("milestones", [])),
                                                     gamma=cfg.get("gamma", 0.1))
     if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=iterations,
+        # t_max: the cosine's own period (NAFNet: 200k, its iteration count); default the run's length
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.get("t_max", iterations),
                                                           eta_min=cfg.get("eta_min", 0.0))
+    if name == "cosine_restart":
+        return cosine_restart(optimizer, cfg["periods"], cfg["eta_mins"])
     if name == "constant":
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[])
     raise ValueError(f"train.scheduler.name: {name!r} is not allowed; allowed values: "
-                     "'multistep', 'cosine', 'constant'")
+                     "'multistep', 'cosine', 'cosine_restart', 'constant'")
+
+
+def cosine_restart_factor(step: int, base_lr: float, periods: list[int], eta_mins: list[float]) -> float:
+    """The learning rate at ``step`` of cyclic cosine annealing: cycle ``i`` (``periods[i]`` steps)
+    goes from ``base_lr`` (the first cycle) or the previous cycle's floor down to ``eta_mins[i]``.
+
+    This is Restormer's schedule (periods [92k, 208k], floors [3e-4, 1e-6] for lr 3e-4: constant
+    for 92k steps, then one cosine from 3e-4 to 1e-6): every cycle restarts at ``base_lr``, as in
+    the restart schedule of its public code (restart weights 1)."""
+    start = 0
+    for period, floor in zip(periods, eta_mins):
+        if step < start + period:
+            t = (step - start) / period
+            return floor + (base_lr - floor) * 0.5 * (1 + math.cos(math.pi * t))
+        start += period
+    return eta_mins[-1]
+
+
+def cosine_restart(optimizer: torch.optim.Optimizer, periods: list[int], eta_mins: list[float]):
+    if len(periods) != len(eta_mins) or not periods:
+        raise ValueError(f"train.scheduler: cosine_restart needs periods and eta_mins of one length; got "
+                         f"{periods} and {eta_mins}")
+    bases = [g["lr"] for g in optimizer.param_groups]
+    lambdas = [lambda step, b=b: cosine_restart_factor(step, b, list(periods), list(eta_mins)) / b for b in bases]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)

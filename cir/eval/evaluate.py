@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cir.data.images import to_tensor, to_uint8, write_image
-from cir.data.paired import load_pairs
+from cir.data.images import list_images, read_image, to_tensor, to_uint8, write_image
+from cir.data.paired import Pair, load_pairs
 from cir.errors import CirError
 from cir.eval.infer import DEFAULT_OVERLAP, restore
 from cir.eval.metrics import (
@@ -107,9 +107,13 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
     for name, pair_dir in test_sets.items():  # read everything first: fail before any model run
         _check_set_name(name)
         try:
-            pairs = load_pairs(pair_dir, scale)
+            pairs = load_pairs(pair_dir, scale) if not reference_free(pair_dir) else load_inputs(pair_dir)
         except (OSError, ValueError) as exc:
             raise CirError(f"test set {name!r} ({pair_dir}): {exc}") from exc
+        full_ref = [s.name for s in specs if s.full_reference]
+        if reference_free(pair_dir) and full_ref:
+            raise CirError(f"test set {name!r} ({pair_dir}) has no ground truth (no HR/ folder): it can be scored "
+                           f"with no-reference metrics only, not {', '.join(full_ref)}")
         pairs_by_set[name] = pairs
     results: dict[str, dict] = {}
     for name, pairs in pairs_by_set.items():
@@ -117,7 +121,7 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
         metric_sec = dict.fromkeys(names, 0.0)
         for pair in pairs:
             lr = to_tensor(pair.lr).unsqueeze(0).to(device)
-            hr = _hr_tensor(pair.hr, device)
+            hr = _hr_tensor(pair.hr, device) if pair.hr is not None else None
             synchronize(device)
             t0 = time.perf_counter()
             sr = restore(model, lr, scale=scale, tile=tile, overlap=overlap)
@@ -157,6 +161,22 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
     return results
 
 
+def reference_free(pair_dir: str | os.PathLike) -> bool:
+    """A test set without ground truth: an ``LR/`` folder of inputs and no ``HR/`` folder (real
+    hazy photographs such as RTTS, real-world SR inputs); scored with no-reference metrics."""
+    return (Path(pair_dir) / "LR").is_dir() and not (Path(pair_dir) / "HR").exists()
+
+
+def load_inputs(pair_dir: str | os.PathLike) -> list[Pair]:
+    """The inputs of a reference-free test set as pairs without ``hr``, sorted by name."""
+    out = []
+    for f in list_images(Path(pair_dir) / "LR"):
+        out.append(Pair(name=f.stem, lr=read_image(f), hr=None, source=f"{pair_dir}/{f.stem}", lr_file=f))
+    if len({p.name for p in out}) != len(out):
+        raise CirError(f"{pair_dir}/LR: two images share a name")
+    return sorted(out, key=lambda p: p.name)
+
+
 def checkpoint_stand_ins(path: str | os.PathLike) -> list[str]:
     """``meta["stand_ins"]`` of a cir checkpoint (a dict with ``"model_spec"``); ``[]`` otherwise."""
     obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -175,7 +195,8 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
                         scale: int, summary_path: str | os.PathLike, *, preset: str, backbone: str,
                         method: str, device: str = "auto", tile: int | None = None,
                         save_images: bool = False, convention: str | None = None,
-                        metrics: Sequence[MetricSpec] | None = None) -> dict:
+                        metrics: Sequence[MetricSpec] | None = None, task: str | None = None,
+                        tlc: int | None = None) -> dict:
     """Load ``model_file``, :func:`evaluate` it and write the summary JSON to ``summary_path``.
 
     The model file must hold a ``backbone`` network (a key of
@@ -200,6 +221,13 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
         description = describe_specs(specs)
     dev = resolve_device(device)
     model = load_model_file(model_file, expect_arch=backbone, expect_scale=scale)
+    if tlc is not None and backbone == "nafnet":
+        # NAFNet's test-time local statistics (cir/models/tlc.py), trained on tlc x tlc patches:
+        # the official GoPro numbers are measured with them
+        from cir.models.tlc import enable_tlc
+
+        enable_tlc(model, train_size=int(tlc))
+        description += f"; NAFNet test-time local statistics (TLC, training patch {int(tlc)})"
     stand_ins = checkpoint_stand_ins(model_file)
     summary_path = Path(summary_path)
     results = evaluate(model, test_sets, scale, dev, summary_path.parent, tile=tile,
@@ -214,6 +242,8 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
         "stand_ins": stand_ins,
         "device": dev.type,
         "metric_convention": description,
+        "convention_name": convention if metrics is None else None,
+        "task": task or (f"x{scale}" if scale > 1 else None),
         "test_sets": {
             name: {key: r[key] for key in ("n_images", *[s.name for s in specs], "per_image_csv",
                                            "sec_per_image", "sec_per_image_by_metric")}

@@ -19,6 +19,7 @@ from cir.engine import Trainer, TrainSettings
 from cir.engine import distributed as ddp
 from cir.errors import ConfigError
 from cir.eval.evaluate import checkpoint_stand_ins
+from cir.losses import reconstruction_loss
 from cir.methods import get_method
 from cir.methods.catalog import METHOD_ASSETS
 from cir.models import build_model, count_parameters, load_model_file
@@ -31,8 +32,9 @@ def train_settings(spec: dict, device: str) -> TrainSettings:
         iterations=t["iterations"], batch_size=t["batch_size"], optimizer=t["optimizer"],
         scheduler=t["scheduler"], ema_decay=t["ema_decay"], grad_clip=t["grad_clip"],
         checkpoint_every=t["checkpoint_every"], val_every=t["val_every"], log_every=t["log_every"],
-        seed=t["seed"], device=device, groups=t.get("groups", {}),
-        extra={"lr_patch": spec["data"]["lr_patch"], "augment": spec["data"]["augment"]},
+        seed=t["seed"], device=device, groups=t.get("groups", {}), amp_bf16=t.get("autocast", "bf16") == "bf16",
+        extra={"lr_patch": spec["data"]["lr_patch"], "augment": spec["data"]["augment"],
+               "patch_schedule": spec["data"].get("patch_schedule"), "rec_loss": t.get("rec_loss", "l1")},
     )
 
 
@@ -64,16 +66,19 @@ def load_teacher(path: str | os.PathLike, name: str, spec: dict) -> torch.nn.Mod
     return load_model_file(path, expect_arch=want["model"]["arch"], expect_scale=want["model"]["scale"])
 
 
-def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device):
-    """PSNR/SSIM (Y, crop border = scale) of full-image outputs, the evaluation's convention."""
+def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device, convention: str = "dckd_sr"):
+    """The full-reference metrics of ``convention`` (the evaluation's: PSNR/SSIM on Y with crop
+    border = scale for SR, on RGB for deblurring, ...) on full-image outputs. No-reference metrics of
+    a convention are left out: validation compares with ground truth."""
     from cir.data.images import to_tensor
     from cir.data.paired import load_pairs
     from cir.eval.evaluate import quantize
     from cir.eval.infer import restore
-    from cir.eval.metrics import build_metrics, sr_metric_specs
+    from cir.eval.metrics import build_metrics, convention_specs
 
     pairs = load_pairs(pair_dir, scale)
-    metrics = build_metrics(sr_metric_specs(scale), device)
+    specs = [s for s in convention_specs(convention, scale) if s.name in ("psnr", "ssim")]
+    metrics = build_metrics(specs, device)
     tensors = [(to_tensor(p.lr).unsqueeze(0), to_tensor(p.hr).unsqueeze(0)) for p in pairs]
 
     def validate(model: torch.nn.Module) -> dict[str, float]:
@@ -182,10 +187,12 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
     teacher_nets = {name: load_teacher(path, name, spec) for name, path in teachers.items()}
     method_cls = get_method(spec["method"])
     method = method_cls(student, teacher_nets, method_options(spec, encoder_weights), where=f"{where}.options")
+    method.rec_loss = reconstruction_loss(t.get("rec_loss", "l1"))
 
+    schedule = spec["data"].get("patch_schedule")
     sampler = PatchSampler(list(read_train), scale, spec["data"]["lr_patch"], t["batch_size"], t["seed"],
-                           spec["data"]["augment"])
-    validate = make_validator(read_val, scale, dev) if (read_val and is_main) else None
+                           spec["data"]["augment"], **({"schedule": [tuple(r) for r in schedule]} if schedule else {}))
+    validate = make_validator(read_val, scale, dev, spec["convention"]) if (read_val and is_main) else None
 
     stand_ins = [f"{name}: {s}" for name, path in teachers.items() for s in checkpoint_stand_ins(path)]
     stand_ins += method.stand_ins

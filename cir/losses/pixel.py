@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -15,3 +17,26 @@ def l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if prediction.shape != target.shape:
         raise ValueError(f"l1: shape mismatch {tuple(prediction.shape)} vs {tuple(target.shape)}")
     return (prediction - target).abs().mean()
+
+
+def psnr_loss(prediction: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Negative PSNR of images in [0, 1], averaged over the batch: ``mean_b 10 log10(MSE_b + eps)``.
+
+    NAFNet's training loss (its PSNRLoss with weight 1 on RGB): minimising it maximises the mean
+    per-image PSNR. Per-image MSE over channels and pixels; ``eps`` keeps a perfect image finite.
+    """
+    if prediction.shape != target.shape:
+        raise ValueError(f"psnr_loss: shape mismatch {tuple(prediction.shape)} vs {tuple(target.shape)}")
+    mse = (prediction - target).square().flatten(1).mean(dim=1)
+    return 10.0 / math.log(10.0) * torch.log(mse + eps).mean()
+
+
+RECONSTRUCTION_LOSSES = {"l1": l1, "psnr": psnr_loss}
+
+
+def reconstruction_loss(name: str):
+    """The reconstruction loss ``name`` of a recipe (``train.rec_loss``): ``l1`` or ``psnr``."""
+    if name not in RECONSTRUCTION_LOSSES:
+        raise ValueError(f"train.rec_loss: {name!r} is not allowed; allowed values: "
+                         f"{', '.join(map(repr, RECONSTRUCTION_LOSSES))}")
+    return RECONSTRUCTION_LOSSES[name]

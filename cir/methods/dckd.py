@@ -125,7 +125,7 @@ class DCKD(Method):
         o = self.options
         lq, gt = batch["lq"], batch["gt"]
         sr = self.student(lq)
-        terms = {"rec": o["w_rec"] * l1(sr, gt)}
+        terms = {"rec": o["w_rec"] * self.rec_loss(sr, gt)}
         with torch.inference_mode():
             t_out = self.teacher(lq)
             need_latent = bool(o["dmm"])

@@ -99,7 +99,7 @@ class FAKD(Method):
                                  "affinities need equal H, W")
         fa = affinity_loss(s_feats, t_feats, downsample=self.options["fa_downsample"])
         return {
-            "rec": self.options["w_rec"] * l1(sr, gt),
+            "rec": self.options["w_rec"] * self.rec_loss(sr, gt),
             "kd": self.options["w_kd"] * l1(sr, target),
             "fa": self.options["w_fa"] * fa,
         }

@@ -21,6 +21,6 @@ class LogitsKD(Method):
         sr = self.student(lq)
         target = self.teacher_output(lq)
         return {
-            "rec": self.options["w_rec"] * l1(sr, gt),
+            "rec": self.options["w_rec"] * self.rec_loss(sr, gt),
             "kd": self.options["w_kd"] * l1(sr, target),
         }

@@ -170,7 +170,7 @@ class MiPKD(Method):
             sr = self.student(lq)
             s_feats = [taps.feature(n) for n in s_names]
             s_head = taps.feature(s_heads[0]) if block else None
-        terms = {"rec": o["w_rec"] * l1(sr, gt), "kd": o["w_kd"] * l1(sr, target)}
+        terms = {"rec": o["w_rec"] * self.rec_loss(sr, gt), "kd": o["w_kd"] * l1(sr, target)}
         zero = sr.new_zeros(())
         if not len(self.mixers):
             return {**terms, "feat": zero, "ae": zero, "block": zero}

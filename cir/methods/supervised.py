@@ -6,7 +6,6 @@ Used for teacher pretraining and for the "Scratch" student row of DCKD Table 2.
 from __future__ import annotations
 
 from cir.engine.method import Method
-from cir.losses import l1
 from cir.methods.catalog import defaults as _defaults
 
 
@@ -17,4 +16,4 @@ class Supervised(Method):
 
     def training_step(self, batch, step):
         sr = self.student(batch["lq"])
-        return {"rec": self.options["w_rec"] * l1(sr, batch["gt"])}
+        return {"rec": self.options["w_rec"] * self.rec_loss(sr, batch["gt"])}

@@ -9,14 +9,14 @@ from cir.engine import checkpoint as ckpt
 from cir.models.registry import count_parameters, load_model_file, model_spec
 
 
-def import_official(weights: str | Path, backbone: str, scale: int, out: str | Path) -> Path:
+def import_official(weights: str | Path, backbone: str, scale: int, out: str | Path, task: str | None = None) -> Path:
     """Load ``weights`` (an official SwinIR/RCAN release, recognised by spandrel), check that it
     is a ``backbone`` network for ``scale``, and write it as a cir model file at ``out``."""
     weights = Path(weights)
     model = load_model_file(weights, expect_arch=backbone, expect_scale=scale)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     meta = {
-        "name": f"official/x{scale}/{backbone}",
+        "name": f"official/{task or f'x{scale}'}/{backbone}",
         "method": "official",
         "role": "teacher",
         "source": "official pretrained release",

@@ -1,24 +1,54 @@
-"""Build SR networks by name through spandrel and record how they were built.
+"""Build restoration networks by name through spandrel and record how they were built.
 
 A *model spec* is the plain dict ``{"arch": name, "scale": s, "params": {...}}``; it is
 stored in every checkpoint so that a checkpoint file alone rebuilds its network.
+
+Networks: SwinIR and RCAN (super-resolution, scale 2-4) and NAFNet and Restormer (deblurring
+and deraining, scale 1). Every network accepts inputs of any size: the ones whose
+down-sampling or windows need a multiple of some size pad internally and crop the output back
+(:func:`pad_multiple`; also ``model.cir_pad_multiple``). The module classes are spandrel's (or
+subclasses that only change how the input is padded or copied), so the state-dict keys are those
+of the official releases and official weights load with ``load_state_dict``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cir.errors import CirError, UnknownNameError
 
 
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad ``x`` at the bottom and right to a multiple of ``multiple``: by reflection where the
+    image is large enough (torch's reflection needs padding < size), else by edge replication."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
 def _swinir(scale: int, **params: Any) -> nn.Module:
     from spandrel.architectures.SwinIR import SwinIR
+
+    class PaddingSwinIR(SwinIR):
+        """spandrel's SwinIR pads its input to a multiple of the window by reflection, which
+        fails for inputs smaller than the padding; replicate there instead.
+
+        Subclassing keeps the state-dict keys identical to the official checkpoints.
+        """
+
+        def check_image_size(self, x: torch.Tensor) -> torch.Tensor:
+            return pad_to_multiple(x, self.window_size)
 
     kwargs = dict(
         upscale=scale,
@@ -30,7 +60,7 @@ def _swinir(scale: int, **params: Any) -> nn.Module:
         resi_connection="1conv",
     )
     kwargs.update(params)
-    return SwinIR(**kwargs)
+    return PaddingSwinIR(**kwargs)
 
 
 def _rcan(scale: int, **params: Any) -> nn.Module:
@@ -50,22 +80,111 @@ def _rcan(scale: int, **params: Any) -> nn.Module:
     return CopyingRCAN(**kwargs)
 
 
+def _require_scale_1(arch: str, scale: int) -> None:
+    if scale != 1:
+        raise CirError(f"architecture {arch!r} restores at scale 1 (same input and output size: "
+                       f"deblurring, deraining); got scale {scale}")
+
+
+# NAFNet-GoPro-width32, the official deblurring model (DCKD Table 1's NAFNet teacher)
+NAFNET_DEFAULTS = {"img_channel": 3, "width": 32, "middle_blk_num": 1, "enc_blk_nums": [1, 1, 1, 28],
+                   "dec_blk_nums": [1, 1, 1, 1]}
+
+
+def _nafnet(scale: int, *, tlc: bool = False, tlc_train_size: int | list[int] = 256,
+            tlc_base_size: int | list[int] | None = None, **params: Any) -> nn.Module:
+    """spandrel's NAFNet; it zero-pads its input to a multiple of ``2 ** len(enc_blk_nums)`` and
+    crops the output, as the official code does. ``tlc=True`` switches on test-time local
+    statistics (:mod:`cir.models.tlc`) for ``tlc_train_size`` training patches."""
+    from spandrel.architectures.NAFNet import NAFNet
+
+    _require_scale_1("nafnet", scale)
+    if not isinstance(tlc, bool):
+        raise CirError(f"architecture 'nafnet': tlc must be true or false; got {tlc!r}")
+    kwargs = dict(NAFNET_DEFAULTS)
+    kwargs.update(params)
+    model = NAFNet(**kwargs)
+    if tlc:
+        from cir.models.tlc import enable_tlc
+
+        enable_tlc(model, tlc_train_size, tlc_base_size)
+    return model
+
+
+RESTORMER_MULTIPLE = 8  # three 2x pixel-unshuffle down-samplings
+
+
+def _import_extra_arches():
+    """Import spandrel_extra_arches; its package import also loads CodeFormer, whose
+    ``@torch.jit.script`` raises a deprecation warning on recent torch that concerns no cir code."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+        import spandrel_extra_arches
+        import spandrel_extra_arches.architectures.Restormer
+    return spandrel_extra_arches
+
+
+def _restormer(scale: int, **params: Any) -> nn.Module:
+    """Restormer from spandrel_extra_arches (its defaults are the official deblurring/deraining
+    model: dim 48, blocks [4, 6, 6, 8], 4 refinement blocks)."""
+    _require_scale_1("restormer", scale)
+    Restormer = _import_extra_arches().architectures.Restormer.Restormer
+
+    class PaddingRestormer(Restormer):
+        """Reflect-pads the input to a multiple of 8 (bottom/right, as the official test scripts
+        do) and crops the output back; the released Restormer needs that multiple.
+
+        Subclassing keeps the state-dict keys identical to the official checkpoints.
+        """
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h, w = x.shape[-2:]
+            return super().forward(pad_to_multiple(x, RESTORMER_MULTIPLE))[..., :h, :w]
+
+    return PaddingRestormer(**params)
+
+
 @dataclass(frozen=True)
 class Architecture:
     name: str
     builder: Callable[..., nn.Module]
     spandrel_name: str  # the architecture id spandrel reports for an official weight file
     citation: str
+    scale_one: bool = False  # restores at scale 1 only (deblurring, deraining, ...); else an SR network
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "swinir": Architecture("swinir", _swinir, "SwinIR", "Liang et al., SwinIR, ICCVW 2021"),
     "rcan": Architecture("rcan", _rcan, "RCAN", "Zhang et al., RCAN, ECCV 2018"),
+    "nafnet": Architecture("nafnet", _nafnet, "NAFNet",
+                           "Chen et al., Simple Baselines for Image Restoration (NAFNet), ECCV 2022", scale_one=True),
+    "restormer": Architecture("restormer", _restormer, "Restormer",
+                              "Zamir et al., Restormer, CVPR 2022", scale_one=True),
 }
 
 
+def pad_multiple(arch: str, params: dict[str, Any] | None = None) -> int:
+    """The size multiple ``arch`` pads its input to internally (1: none).
+
+    Every registry network takes any input size; an input (or inference tile) that is already a
+    multiple of this needs no padding. SwinIR: its window (reflection); NAFNet:
+    ``2 ** len(enc_blk_nums)`` (zeros); Restormer: 8 (reflection); RCAN: 1.
+    """
+    params = params or {}
+    if arch == "swinir":
+        return int(params.get("window_size", 8))
+    if arch == "rcan":
+        return 1
+    if arch == "nafnet":
+        return 2 ** len(params.get("enc_blk_nums", NAFNET_DEFAULTS["enc_blk_nums"]))
+    if arch == "restormer":
+        return RESTORMER_MULTIPLE
+    raise UnknownNameError("architecture", arch, ARCHITECTURES)
+
+
 def build_model(arch: str, scale: int, **params: Any) -> nn.Module:
-    """Build ``arch`` for upscaling factor ``scale``; ``params`` are the constructor's keywords."""
+    """Build ``arch`` for factor ``scale`` (1 for NAFNet and Restormer); ``params`` are the
+    constructor's keywords (NAFNet also takes ``tlc``, ``tlc_train_size``, ``tlc_base_size``)."""
     if arch not in ARCHITECTURES:
         raise UnknownNameError("architecture", arch, ARCHITECTURES)
     try:
@@ -73,6 +192,7 @@ def build_model(arch: str, scale: int, **params: Any) -> nn.Module:
     except TypeError as exc:  # an unknown keyword for the constructor
         raise CirError(f"architecture {arch!r}: bad parameters {sorted(params)}: {exc}") from exc
     model.cir_spec = {"arch": arch, "scale": int(scale), "params": dict(params)}
+    model.cir_pad_multiple = pad_multiple(arch, params)
     return model
 
 
@@ -93,8 +213,9 @@ def load_model_file(path: str | Path, *, expect_arch: str | None = None, expect_
 
     cir checkpoints carry their model spec; ``weights`` picks ``"ema"``, ``"model"`` or
     ``"auto"`` (EMA weights when the checkpoint has them). Any other file is handed to
-    spandrel, which recognises the official SwinIR/RCAN releases; its architecture and
-    scale must match ``expect_arch``/``expect_scale`` when given.
+    spandrel, which recognises the official SwinIR, RCAN, NAFNet and Restormer releases
+    (Restormer through spandrel_extra_arches); its architecture and scale must match
+    ``expect_arch``/``expect_scale`` when given.
     """
     path = Path(path)
     if not path.is_file():
@@ -131,9 +252,21 @@ def _plain(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
 
 
+_EXTRA_ARCHES_INSTALLED = False
+
+
+def _install_extra_arches() -> None:
+    """Register spandrel_extra_arches (Restormer) with spandrel's main registry, once."""
+    global _EXTRA_ARCHES_INSTALLED
+    if not _EXTRA_ARCHES_INSTALLED:
+        _import_extra_arches().install(ignore_duplicates=True)
+        _EXTRA_ARCHES_INSTALLED = True
+
+
 def _load_official(path: Path, expect_arch: str | None, expect_scale: int | None) -> nn.Module:
     import spandrel
 
+    _install_extra_arches()
     try:
         descriptor = spandrel.ModelLoader(device="cpu").load_from_file(path)
     except Exception as exc:

@@ -17,6 +17,7 @@ returns every tapped feature as a ``[B, C, H, W]`` map. Tokens are in row-major 
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -183,10 +184,12 @@ class FeatureTaps:
 
 # -- layer choice -----------------------------------------------------------------------------
 def detect_arch(model: nn.Module) -> str:
-    """``"swinir"`` or ``"rcan"``: from the model spec of :func:`cir.models.build_model`, else its class."""
+    """``"swinir"``, ``"rcan"``, ``"nafnet"`` or ``"restormer"``: from the model spec of
+    :func:`cir.models.build_model`, else its class."""
     spec = getattr(model, "cir_spec", None)
     if spec is not None:
         return spec["arch"]
+    from spandrel.architectures.NAFNet import NAFNet
     from spandrel.architectures.RCAN import RCAN
     from spandrel.architectures.SwinIR import SwinIR
 
@@ -194,6 +197,12 @@ def detect_arch(model: nn.Module) -> str:
         return "swinir"
     if isinstance(model, RCAN):
         return "rcan"
+    if isinstance(model, NAFNet):
+        return "nafnet"
+    # a Restormer can only exist once its (optional, slow to import) package has been imported
+    restormer = sys.modules.get("spandrel_extra_arches.architectures.Restormer")
+    if restormer is not None and isinstance(model, restormer.Restormer):
+        return "restormer"
     raise CirError(f"cannot tell the architecture of a {type(model).__name__}; "
                    "build it with cir.models.build_model or name its layers explicitly")
 
@@ -204,14 +213,28 @@ def default_tap_layers(arch: str, model: nn.Module) -> list[str]:
     SwinIR: the output of every residual Swin Transformer block, ``layers.0 .. layers.{n-1}``.
     RCAN: the output of every residual group, ``body.0 .. body.{n-1}`` (``body`` ends with a
     convolution that is not a group; it is not tapped).
+    NAFNet (a U-Net): the output of every stage, ``encoders.0 .. encoders.{n-1}``,
+    ``middle_blks``, ``decoders.0 .. decoders.{n-1}`` (maps at 1, 1/2, ... 1/2**n of the padded
+    input and back; encoder stage i and decoder stage n-1-i share a resolution).
+    Restormer (a U-Net): the output of every stage, ``encoder_level1``, ``encoder_level2``,
+    ``encoder_level3``, ``latent``, ``decoder_level3``, ``decoder_level2``, ``decoder_level1``,
+    ``refinement``. A teacher and a student with the same number of levels pair stage with stage.
     """
     if arch == "swinir":
         names = [f"layers.{i}" for i in range(len(model.layers))]
     elif arch == "rcan":
         names = [f"body.{i}" for i, block in enumerate(model.body) if type(block).__name__ == "ResidualGroup"]
+    elif arch == "nafnet":
+        names = ([f"encoders.{i}" for i in range(len(model.encoders))] + ["middle_blks"]
+                 + [f"decoders.{i}" for i in range(len(model.decoders))])
+    elif arch == "restormer":
+        names = ["encoder_level1", "encoder_level2", "encoder_level3", "latent",
+                 "decoder_level3", "decoder_level2", "decoder_level1"]
+        if len(model.refinement) > 0:
+            names.append("refinement")
     else:
         raise CirError(f"default_tap_layers: no default layers for architecture {arch!r}; "
-                       "known: rcan, swinir")
+                       "known: nafnet, rcan, restormer, swinir")
     if not names:
         raise CirError(f"default_tap_layers: the {arch} network has no blocks to tap")
     check_layer_names(model, names, role=arch)

@@ -91,15 +91,18 @@ def render_markdown(
     metric_names = "/".join(m.upper() for m in spec.metrics)
     header = [k.capitalize() for k in spec.row_keys]
     header += [f"{test_set} {kind}" for test_set, kind in groups]
-    header += ["Params (ours)", "Stand-ins", "Status"]
+    with_paper_params = "params_m_paper" in df.columns
+    header += (["Params (paper)"] if with_paper_params else []) + ["Params (ours)", "Stand-ins", "Status"]
     lines += [f"Cells are {metric_names}; diff = ours - paper.", ""]
     lines += ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
 
     for rec in records:
         cells = [spec.display(k, rec[k]) for k in spec.row_keys]
         cells += [group_cell(rec, cols, kind) for (_, kind), cols in groups.items()]
+        if with_paper_params:
+            cells.append("" if _is_empty(rec["params_m_paper"]) else f"{float(rec['params_m_paper']):g}M")
         params = rec.get("parameters_ours")
-        cells.append("" if _is_empty(params) else str(int(params)))
+        cells.append("" if _is_empty(params) else f"{int(params) / 1e6:.3g}M" if with_paper_params else str(int(params)))
         used = [] if _is_empty(rec.get("stand_ins")) else str(rec["stand_ins"]).split("; ")
         cells.append(", ".join(f"[{stand_ins.index(s) + 1}]" for s in used))
         cells.append(str(rec.get("status", "")))

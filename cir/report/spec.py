@@ -19,6 +19,8 @@ STATUS_OURS = "ours"
 STATUS_OURS_ONLY = "ours only: not in paper"
 STATUS_NOT_BUILT = "paper only: method not built yet"
 STATUS_NOT_RUN = "paper only: not run in this preset"
+# a published model the paper compares with; no experiment here reproduces it
+STATUS_REFERENCE = "paper only: reference model, not reproduced"
 
 KINDS = ("paper", "ours", "diff")
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cir.errors import CirError, UnknownNameError
 from cir.eval.metrics import is_unavailable
-from cir.paper import load_paper_table, paper_table_path
+from cir.paper import load_paper_table, paper_table_path, reference_only
 from cir.paper.defs import table_defs
 from cir.report.markdown import render_markdown
 from cir.report.spec import (
@@ -25,6 +25,7 @@ from cir.report.spec import (
     STATUS_NOT_RUN,
     STATUS_OURS,
     STATUS_OURS_ONLY,
+    STATUS_REFERENCE,
     TableSpec,
     metric_column,
 )
@@ -34,9 +35,12 @@ from cir.utils.io import atomic_path, write_text
 RowKey = tuple[Any, ...]
 
 def _spec_from_def(d: dict) -> TableSpec:
+    # display names of the paper's reference rows (published models, printed first, never run),
+    # then of the rows we run
     return TableSpec(id=d["id"], paper_key=d["paper_key"], title=d["title"], test_sets=tuple(d["test_sets"]),
-                     methods=dict(d["rows"]), backbones=dict(d["backbones"]), metrics=tuple(d["metrics"]),
-                     notes=tuple(d.get("notes", ())))
+                     methods={**d.get("reference_rows", {}), **d["rows"]},
+                     backbones={**d.get("reference_backbones", {}), **d["backbones"]},
+                     metrics=tuple(d["metrics"]), notes=tuple(d.get("notes", ())))
 
 
 # Every paper table, defined as data in cir/paper/<paper>/tables.yaml.
@@ -174,14 +178,21 @@ def build_table(
     ``summaries`` are evaluation summaries (see :mod:`cir.report.summaries`), all of ``preset``.
     ``built_methods``, when given, lets a paper-only row say that its method is not implemented
     (``"paper only: method not built yet"``) rather than not run (``"paper only: not run in this
-    preset"``). The spec and preset are recorded in ``df.attrs`` for :func:`write_table`.
+    preset"``). A row the paper CSV marks ``reference_only`` (a published model the paper compares
+    with, see :mod:`cir.paper`) says ``"paper only: reference model, not reproduced"``. The spec
+    and preset are recorded in ``df.attrs`` for :func:`write_table`.
     """
     if not isinstance(preset, str) or not preset:
         raise SummaryError(f"preset must be a non-empty string, got {preset!r}")
     paper = load_paper_table(spec.paper_key, required_columns=(*spec.row_keys, "test_set", *spec.metrics))
     _check_paper_table(spec, paper)
     paper_values = _paper_values(spec, paper)
+    marked = paper.loc[reference_only(paper), list(spec.row_keys)]
+    references = {tuple(r) for r in marked.itertuples(index=False)}
     ours = _index_summaries(spec, summaries, preset, paper)
+    params_paper = ({tuple(r[k] for k in spec.row_keys): float(r["params_m"])
+                     for r in paper.to_dict("records") if not pd.isna(r["params_m"])}
+                    if "params_m" in paper.columns else {})
 
     extra_sets = sorted({name for s in ours.values() for name in s["test_sets"]} - set(spec.test_sets))
     rows = _sort_rows(spec, set(paper_values) | set(ours), list(paper_values))
@@ -196,7 +207,10 @@ def build_table(
         else:
             method = rec.get("method")
             not_built = built_methods is not None and method is not None and method not in built_methods
-            rec["status"] = STATUS_NOT_BUILT if not_built else STATUS_NOT_RUN
+            if row in references:
+                rec["status"] = STATUS_REFERENCE
+            else:
+                rec["status"] = STATUS_NOT_BUILT if not_built else STATUS_NOT_RUN
         rec["preset"] = preset if summary is not None else ""
         results = summary["test_sets"] if summary is not None else {}
         for test_set in spec.test_sets:
@@ -209,6 +223,8 @@ def build_table(
         for test_set in extra_sets:
             for metric in spec.metrics:
                 rec[metric_column(test_set, metric, "ours")] = _ours(results, test_set, metric)
+        if "params_m" in paper.columns:  # the paper's #Params column (millions), where it prints one
+            rec["params_m_paper"] = params_paper.get(row, math.nan)
         rec["parameters_ours"] = summary["parameters"] if summary is not None else pd.NA
         rec["stand_ins"] = "; ".join(summary["stand_ins"]) if summary is not None else ""
         records.append(rec)
@@ -221,7 +237,7 @@ def build_table(
         for k in ("paper", "ours", "diff")
     ]
     columns += [metric_column(d, m, "ours") for d in extra_sets for m in spec.metrics]
-    columns += ["parameters_ours", "stand_ins"]
+    columns += (["params_m_paper"] if "params_m" in paper.columns else []) + ["parameters_ours", "stand_ins"]
     df = pd.DataFrame.from_records(records, columns=columns)
     df["parameters_ours"] = df["parameters_ours"].astype("Int64")
     df.attrs["table"] = spec.id

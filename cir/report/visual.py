@@ -55,7 +55,7 @@ class Crop:
 @dataclass(frozen=True)
 class VisualPanel:
     label: str  # what the panel shows: "HR", "Bicubic" or a method's display name
-    source: str  # experiment id, "hr" or "bicubic"
+    source: str  # experiment id, "hr", "bicubic" (SR) or "input" (the degraded input at scale 1)
     psnr: float | None  # PSNR (dB, Y) of the whole image; None for HR
     crop: np.ndarray  # uint8 crop shown in the panel
 
@@ -162,29 +162,33 @@ def per_image_psnr(csv_path: str | os.PathLike) -> dict[str, float]:
     return {str(r.image): float(r.psnr) for r in df.itertuples(index=False)}
 
 
-def psnr_y(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
-    """PSNR (dB) on Y with crop border ``scale``: the evaluation's metric (cir.eval.metrics)."""
+def psnr_y(sr: np.ndarray, hr: np.ndarray, scale: int, convention: str | None = None) -> float:
+    """PSNR (dB) of the evaluation's metric convention (cir.eval.metrics): by default the SR one,
+    on Y with crop border ``scale``; for a scale-1 task its own (e.g. RGB for deblurring)."""
     from cir.data.images import to_tensor
-    from cir.eval.metrics import build_metric, sr_metric_specs
+    from cir.eval.metrics import build_metric, convention_specs
 
-    metric = build_metric(next(s for s in sr_metric_specs(int(scale)) if s.name == "psnr"))
+    specs = convention_specs(convention or "dckd_sr", int(scale))
+    metric = build_metric(next(s for s in specs if s.name == "psnr"))
     return float(metric(to_tensor(sr).unsqueeze(0).double(), to_tensor(hr).unsqueeze(0).double())[0])
 
 
 def build_visual(methods: Mapping[str, str], sr_images: Mapping[str, np.ndarray], psnrs: Mapping[str, float],
                  hr: np.ndarray, lr: np.ndarray, scale: int, *, test_set: str, image: str,
                  crop: Crop | None = None, crop_fraction: float = DEFAULT_CROP_FRACTION,
-                 rule: str = "spread") -> VisualFigure:
-    """Assemble the panels: HR, bicubic, then ``methods`` (experiment -> label) in order.
+                 rule: str = "spread", convention: str | None = None) -> VisualFigure:
+    """Assemble the panels: HR, the baseline (bicubic upscaling for SR; the degraded input itself
+    at scale 1), then ``methods`` (experiment -> label) in order.
 
     ``sr_images``/``psnrs`` are keyed by experiment. The crop is ``crop`` if given, else chosen by
     :func:`choose_crop` with ``rule`` on the methods' outputs (border = ``scale``).
     """
     from cir.data.bicubic import imresize_uint8
 
-    bicubic = imresize_uint8(lr, scale)
-    if bicubic.shape != hr.shape:
-        raise CirError(f"{test_set}/{image}: LR {lr.shape[:2]} x{scale} is {bicubic.shape[:2]}, HR is {hr.shape[:2]}")
+    baseline = imresize_uint8(lr, scale) if scale > 1 else lr
+    label, source = ("Bicubic", "bicubic") if scale > 1 else ("Input", "input")
+    if baseline.shape != hr.shape:
+        raise CirError(f"{test_set}/{image}: LR {lr.shape[:2]} x{scale} is {baseline.shape[:2]}, HR is {hr.shape[:2]}")
     for exp in methods:
         if sr_images[exp].shape != hr.shape:
             raise CirError(f"{test_set}/{image}: the output of {exp!r} is {sr_images[exp].shape[:2]}, "
@@ -201,7 +205,7 @@ def build_visual(methods: Mapping[str, str], sr_images: Mapping[str, np.ndarray]
                            f"{h}x{w} HR image {test_set}/{image}")
         how = "given"
     panels = [VisualPanel("HR", "hr", None, crop.of(hr)),
-              VisualPanel("Bicubic", "bicubic", psnr_y(bicubic, hr, scale), crop.of(bicubic))]
+              VisualPanel(label, source, psnr_y(baseline, hr, scale, convention), crop.of(baseline))]
     panels += [VisualPanel(label, exp, float(psnrs[exp]), crop.of(sr_images[exp])) for exp, label in methods.items()]
     return VisualFigure(test_set, image, crop, how, panels)
 
@@ -244,7 +248,7 @@ def draw_visual(fig_data: VisualFigure, hr: np.ndarray, png_path: str | os.PathL
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(f"{fig_data.test_set}: {fig_data.image} (HR, {hr_w}×{hr_h} px)", fontsize=9)
-    method_psnrs = [p.psnr for p in panels if p.source not in ("hr", "bicubic") and p.psnr is not None]
+    method_psnrs = [p.psnr for p in panels if p.source not in ("hr", "bicubic", "input") and p.psnr is not None]
     best = max(method_psnrs) if method_psnrs else None
     for k, panel in enumerate(panels):
         pax = fig.add_subplot(gs[k // cols, 1 + k % cols])
@@ -254,7 +258,7 @@ def draw_visual(fig_data: VisualFigure, hr: np.ndarray, png_path: str | os.PathL
         for spine in pax.spines.values():
             spine.set_edgecolor("red")
         value = "reference" if panel.psnr is None else f"{panel.psnr:.2f} dB"
-        bold = best is not None and panel.psnr == best and panel.source not in ("hr", "bicubic")
+        bold = best is not None and panel.psnr == best and panel.source not in ("hr", "bicubic", "input")
         pax.set_xlabel(f"{panel.label}\n{value}", fontsize=10, fontweight="bold" if bold else "normal")
     fig.suptitle(title, fontsize=11, y=1 - 0.12 / fig_h, va="top")
     if foot_lines:
@@ -290,7 +294,8 @@ def parse_crop(text: str) -> Crop:
 
 def make_visual(summary_args: Sequence[str], test_set_arg: str, out_png: str | os.PathLike, *,
                 image: str | None = None, crop: str | None = None,
-                crop_fraction: float = DEFAULT_CROP_FRACTION, rule: str = "spread") -> VisualFigure:
+                crop_fraction: float = DEFAULT_CROP_FRACTION, rule: str = "spread",
+                table_id: str = "table2") -> VisualFigure:
     """CLI entry: ``EXPERIMENT=SUMMARY.json`` arguments (in panel order), the test set as
     ``NAME=PAIR_DIR``; writes ``out_png`` and a CSV of the panels beside it."""
     from cir.report.summaries import load_summary
@@ -331,21 +336,27 @@ def make_visual(summary_args: Sequence[str], test_set_arg: str, out_png: str | o
         if not sr_path.is_file():
             raise CirError(f"{sr_path}: SR output not found; the evaluation writes it with --save-images")
         sr_images[exp] = _read(sr_path)
-    names = get_table_spec("table2")
+    names = get_table_spec(table_id)
     methods = {exp: names.display("method", exp) for exp in summaries}
+    convention = first.get("convention_name") or "dckd_sr"
     fig_data = build_visual(methods, sr_images, {e: psnrs_by_exp[e][image] for e in summaries}, hr, lr, scale,
                             test_set=test_set, image=image, crop=None if crop is None else parse_crop(crop),
-                            crop_fraction=crop_fraction, rule=rule)
+                            crop_fraction=crop_fraction, rule=rule, convention=convention)
     c = fig_data.crop
     rule_text = {"given": "Crop given on the command line",
                  "spread": "Crop chosen where the methods' luma errors differ most (std over methods)",
                  "error": "Crop chosen where the methods' mean luma error is largest"}[fig_data.rule]
     stand_ins = sorted({x for _, s in summaries.values() for x in s["stand_ins"]})
-    footer = (f"Preset {preset}. PSNR on Y (BT.601), crop border {scale}, of the whole image; methods from the "
-              f"evaluation's per-image CSV, bicubic (MATLAB-style) scored here. Best method in bold. {rule_text}.")
+    from cir.eval.metrics import convention_specs
+
+    psnr_text = next(s for s in convention_specs(convention, scale) if s.name == "psnr").describe()
+    baseline = "bicubic (MATLAB-style)" if scale > 1 else "the degraded input"
+    footer = (f"Preset {preset}. {psnr_text}, of the whole image; methods from the "
+              f"evaluation's per-image CSV, {baseline} scored here. Best method in bold. {rule_text}.")
     if stand_ins:
         footer += " Stand-ins: " + "; ".join(stand_ins) + "."
-    title = (f"{names.display('backbone', backbone)} ×{scale}: {test_set}/{image}, "
+    task = f"×{scale}" if scale > 1 else str(first.get("task", "scale 1"))
+    title = (f"{names.display('backbone', backbone)} {task}: {test_set}/{image}, "
              f"crop {c.size}×{c.size} px at (top {c.top}, left {c.left})")
     out_png = Path(out_png)
     draw_visual(fig_data, hr, out_png, title=title, footer=footer)
