@@ -78,7 +78,8 @@ def test_cli_writes_summary_and_csvs(tmp_path: Path, rcan_checkpoint: tuple[Path
     import pyiqa
 
     assert list(summary) == ["preset", "scale", "backbone", "method", "model_file", "parameters",
-                             "stand_ins", "device", "metric_convention", "test_sets"]
+                             "stand_ins", "device", "metric_convention", "convention_name", "task", "test_sets"]
+    assert summary["convention_name"] == "dckd_sr" and summary["task"] == "x2"
     assert summary["preset"] == "smoke" and summary["scale"] == 2
     assert summary["backbone"] == "rcan" and summary["method"] == "dckd"
     assert summary["model_file"] == str(ckpt)
