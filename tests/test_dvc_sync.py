@@ -38,8 +38,9 @@ def test_each_stage_depends_on_the_code_it_runs_only():
     of its own experiment and the preset."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     using_dckd = {name for name, s in stages.items() if "cir/methods/dckd.py" in s["deps"]}
-    assert using_dckd == {f"train_student-runs_demo_x4_{b}_{e}_model_pt" for b in ("swinir", "rcan")
-                          for e in ("dckd", "dckd_star")}, using_dckd
+    dckd_jobs = [("x4", b, e) for b in ("swinir", "rcan") for e in ("dckd", "dckd_star")]
+    dckd_jobs += [("deblur", "nafnet", "dckd"), ("deblur", "restormer", "dckd"), ("derain", "restormer", "dckd")]
+    assert using_dckd == {f"train_student-runs_demo_{t}_{b}_{e}_model_pt" for t, b, e in dckd_jobs}, using_dckd
     assert all("cir/engine/trainer.py" not in s["deps"] for n, s in stages.items() if n.startswith("builtin_photos"))
     with_params = {name for name, s in stages.items() if "params" in s}
     assert with_params == {n for n in stages if n.startswith("job_spec-")}
