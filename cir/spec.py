@@ -46,13 +46,14 @@ def method_options(exp: dict, preset: dict, train: dict | None = None) -> dict:
     """The experiment's method options with what the preset decides: the loss encoder's weights
     (official file, or an explicit random stand-in, optionally narrower) and the iteration scale
     of methods whose schedules the paper states for 2.5e5 iterations."""
-    from cir.methods.catalog import ITERATION_SCALED, METHOD_ASSETS
+    from cir.methods.catalog import ITERATION_SCALED, METHOD_ASSETS, METHOD_OPTIONS
 
     options = copy.deepcopy(dict(exp["options"]))
     if METHOD_ASSETS.get(exp["method"]):
         random_init = preset["encoder_init"] == "random"
         options["encoder_stand_in"] = random_init
-        if random_init and preset.get("encoder_stand_in_ch"):
+        narrowed = "encoder_stand_in_ch" in METHOD_OPTIONS[exp["method"]]  # the VQGAN encoder's width
+        if random_init and narrowed and preset.get("encoder_stand_in_ch"):
             options["encoder_stand_in_ch"] = preset["encoder_stand_in_ch"]
     if exp["method"] in ITERATION_SCALED and "iteration_scale" not in options:
         options["iteration_scale"] = (train or preset["train"])["student_iterations"] / PAPER_ITERATIONS
@@ -91,7 +92,8 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
         "data": {"kind": exp.get("data", "paired"), "source": preset["data"]["source"],
                  "train": sets["train"], "val": sets["test"][0],
                  "lr_patch": train["lr_patch"], "augment": train["augment"],
-                 "patch_schedule": copy.deepcopy(train.get("patch_schedule"))},
+                 "patch_schedule": copy.deepcopy(train.get("patch_schedule")),
+                 "pad_small": bool(train.get("pad_small", False))},
         "convention": exp.get("convention", t.default_convention),
         "encoder_init": preset["encoder_init"],
         "train": {

@@ -463,3 +463,30 @@ def test_hard_linked_images_share_one_cache_entry(tmp_path: Path) -> None:
     assert disk.fill_cache() == 4  # three LR images, one HR
     assert len(list((tmp_path / "cache" / "linked" / "HR").iterdir())) == 1
     _assert_same_batches(PatchSampler([root], **kw, storage="memory"), disk, range(4))
+
+
+def test_pad_small_pads_by_reflection_and_keeps_determinism(scale1_dir: Path) -> None:
+    # set1/a is 40x52: a 44-pixel patch needs 4 rows of padding, which repeat the edge rows
+    kwargs = {"scale": 1, "lr_patch": 44, "batch_size": 6, "seed": 3, "augment": False, "pad_small": True}
+    memory = PatchSampler([scale1_dir], storage="memory", **kwargs)
+    disk = PatchSampler([scale1_dir], storage="disk", **kwargs)
+    for step in range(4):
+        a, b = memory.batch(step), disk.batch(step)
+        assert torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
+    names = [p.name for p in memory.pairs]
+    small = names.index(next(n for n in names if n.endswith("a")))
+    lr, _hr = memory.images(small)
+    assert lr.shape[:2] == (40, 52)
+    found = False
+    for step in range(40):
+        for row, (image, y, x, *_flips) in enumerate(memory.plan(step)):
+            if image != small:
+                continue
+            assert y == 0  # the only position in the padded height
+            patch = (memory.batch(step)["lq"][row] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+            assert (patch[:40] == lr[:, x:x + 44]).all()
+            assert (patch[40:44] == lr[39:35:-1, x:x + 44]).all()  # BORDER_REFLECT: rows 39, 38, 37, 36
+            found = True
+    assert found
+    with pytest.raises(ValueError, match="pad_small"):
+        PatchSampler([scale1_dir], scale=1, lr_patch=44, batch_size=2, seed=0)

@@ -60,6 +60,7 @@ def test_paper_preset_holds_the_teachers_original_recipes(cfg):
     res = spec_mod.job_spec(cfg, "paper", "derain", "restormer", "dckd")
     assert res["data"]["train"] == ["Rain13K"]
     assert res["data"]["patch_schedule"][0] == [0, 128, 64] and res["data"]["patch_schedule"][-1] == [276000, 384, 8]
+    assert res["data"]["pad_small"] is True and naf["data"]["pad_small"] is False
     assert res["train"]["scheduler"]["name"] == "cosine_restart" and res["train"]["grad_clip"] == 0.01
     assert res["train"]["iterations"] == 300_000
     # DCKD's history schedule is stated for 2.5e5 iterations: scaled by the recipe's own length

@@ -317,6 +317,13 @@ def _check_schedule(schedule: Sequence[Sequence[int]]) -> tuple[tuple[int, int, 
     return tuple(rows)
 
 
+def _pad_to(image: np.ndarray, size: int) -> np.ndarray:
+    """Pad ``image`` (H x W x C) at the bottom and right by reflection that repeats the edge
+    pixel (OpenCV's ``BORDER_REFLECT``) to at least ``size`` x ``size``."""
+    ph, pw = max(size - image.shape[0], 0), max(size - image.shape[1], 0)
+    return np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="symmetric")
+
+
 class PatchSampler:
     """Random aligned LR/HR patches; each batch is a pure function of ``(seed, step)``.
 
@@ -336,6 +343,11 @@ class PatchSampler:
     batch must divide by the data-parallel world size (checked for all rows at once, when
     ``world_size`` is given or on the first :meth:`batch` call with a world size).
 
+    ``pad_small``: an image smaller than the patch is padded at its bottom and right by
+    reflection (the edge pixel repeated, numpy's ``"symmetric"``; OpenCV's ``BORDER_REFLECT``,
+    as Restormer's training data loader does for the small images of Rain13K) up to the patch
+    in force; without it such an image is an error.
+
     ``storage``: ``"memory"`` decodes every image up front; ``"disk"`` reads images through
     :class:`DecodedCache` memory maps (decoded once, on first use, into ``cache_dir`` — default
     ``$CIR_CACHE_DIR``, else ``.cir-decoded/`` next to each pair folder); ``"auto"`` picks memory
@@ -352,6 +364,7 @@ class PatchSampler:
         augment: bool = True,
         schedule: Sequence[Sequence[int]] | None = None,
         *,
+        pad_small: bool = False,
         storage: str = "auto",
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         cache_dir: str | os.PathLike | None = None,
@@ -376,7 +389,7 @@ class PatchSampler:
         self._worlds_checked: set[int] = set()
         # the settings at step 0 (the constant ones without a schedule)
         _, self.lr_patch, self.batch_size = self.schedule[0]
-        self.scale, self.seed, self.augment = scale, seed, augment
+        self.scale, self.seed, self.augment, self.pad_small = scale, seed, augment, bool(pad_small)
 
         per_dir = [index_pairs(d, scale) for d in pair_dirs]
         self.pairs: list[PairFiles] = [p for ps in per_dir for p in ps]
@@ -385,13 +398,14 @@ class PatchSampler:
             storage = "memory" if self.decoded_bytes < memory_limit else "disk"
         self.storage = storage
         largest = max(self.schedule, key=lambda row: row[1])
-        for p in self.pairs:
+        for p in [] if pad_small else self.pairs:
             if p.lr_size[0] < largest[1] or p.lr_size[1] < largest[1]:
                 which = f" (the largest of the patch schedule, from step {largest[0]})" if self._scheduled \
                     else ""
                 raise DataError(
                     f"LR image {p.source} is {p.lr_size[0]}x{p.lr_size[1]}, "
-                    f"smaller than the LR patch {largest[1]}x{largest[1]}{which}"
+                    f"smaller than the LR patch {largest[1]}x{largest[1]}{which} (the train setting pad_small pads such "
+                    f"images by reflection, as Restormer's training code does)"
                 )
         self._lr_h = np.array([p.lr_size[0] for p in self.pairs])
         self._lr_w = np.array([p.lr_size[1] for p in self.pairs])
@@ -451,8 +465,8 @@ class PatchSampler:
         p, b = self.patch_at(step)
         rng = np.random.default_rng([int(self.seed), int(step)])
         image = rng.integers(0, len(self.pairs), size=b)
-        y = rng.integers(0, self._lr_h[image] - p + 1)
-        x = rng.integers(0, self._lr_w[image] - p + 1)
+        y = rng.integers(0, np.maximum(self._lr_h[image] - p, 0) + 1)
+        x = rng.integers(0, np.maximum(self._lr_w[image] - p, 0) + 1)
         flips = rng.integers(0, 2, size=(b, 3))
         if not self.augment:
             flips[:] = 0
@@ -473,6 +487,8 @@ class PatchSampler:
         gt = np.empty((per_rank, 3, p * s, p * s), dtype=np.uint8)
         for i, (image, y, x, hflip, vflip, transpose) in enumerate(rows):
             lr_img, hr_img = self._images.get(int(image))
+            if lr_img.shape[0] < p or lr_img.shape[1] < p:  # only with pad_small (checked at init)
+                lr_img, hr_img = _pad_to(lr_img, p), _pad_to(hr_img, p * s)
             lr = lr_img[y : y + p, x : x + p]
             hr = hr_img[y * s : (y + p) * s, x * s : (x + p) * s]
             if hflip:

@@ -191,7 +191,12 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
 
     schedule = spec["data"].get("patch_schedule")
     sampler = PatchSampler(list(read_train), scale, spec["data"]["lr_patch"], t["batch_size"], t["seed"],
-                           spec["data"]["augment"], **({"schedule": [tuple(r) for r in schedule]} if schedule else {}))
+                           spec["data"]["augment"], **({"schedule": [tuple(r) for r in schedule]} if schedule else {}),
+                           pad_small=spec["data"].get("pad_small", False))
+    if sampler.storage == "disk":  # decode each rank's share into the shared cache once, before step 0
+        sampler.fill_cache(parallel.rank if parallel else 0, world)
+        if parallel is not None:
+            parallel.barrier()
     validate = make_validator(read_val, scale, dev, spec["convention"]) if (read_val and is_main) else None
 
     stand_ins = [f"{name}: {s}" for name, path in teachers.items() for s in checkpoint_stand_ins(path)]
