@@ -22,8 +22,8 @@ def test_paper_preset_sizes_match_table1(arch, role):
 
 
 def test_unknown_architecture_lists_valid_names():
-    with pytest.raises(KeyError, match="valid architectures: nafnet, rcan, restormer, swinir"):
-        build_model("edsr", 2)
+    with pytest.raises(KeyError, match="valid architectures: edsr, ffanet, nafnet, rcan, restormer, swinir"):
+        build_model("carn", 2)
 
 
 def test_bad_constructor_parameter_names_arch():

@@ -776,6 +776,34 @@ ASSETS: dict[str, AssetEntry] = {
             description=("taming-transformers VQGAN ImageNet f=16, 1024 codes (Lightning checkpoint); "
                          "DCKD uses its encoder, quant_conv and codebook"),
         ),
+        # --- torchvision's ImageNet VGG weights: the feature encoder of perceptual/contrastive
+        # losses (MCIR's SPN: VGG16; DRCNet, Cria-CL: VGG19). torchvision's file names carry the
+        # first 8 hex digits of the sha256 (its download checks them).
+        AssetEntry(
+            name="vgg16-397923af.pth",
+            source=Source(
+                filename="vgg16-397923af.pth",
+                urls=("https://download.pytorch.org/models/vgg16-397923af.pth",),
+                # full sha256 and size as listed by several independent public projects that pin this
+                # file; its first 8 digits are torchvision's own (the file name)
+                checksum="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+                size=553433881,
+            ),
+            backbone="vgg16", scale=None, kind="encoder",
+            description="torchvision VGG16 IMAGENET1K_V1 (MCIR's SPN loss: relu1_2/2_2/3_3)",
+        ),
+        AssetEntry(
+            name="vgg19-dcbb9e9d.pth",
+            source=Source(
+                filename="vgg19-dcbb9e9d.pth",
+                urls=("https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",),
+                checksum=None,
+                checksum_note=("torchvision publishes only the first 8 hex digits of its sha256 "
+                               "(dcbb9e9d, in the file name); pin the full sha256 printed on first download."),
+            ),
+            backbone="vgg19", scale=None, kind="encoder",
+            description="torchvision VGG19 IMAGENET1K_V1 (DRCNet/AECR-Net CR, Cria-CL perceptual loss)",
+        ),
         # --- image-quality metrics (kind "metric"): the files pyiqa 0.1.16 and torchvision would
         # download at run time. cir/eval/assets.py places them where both read them
         # ($TORCH_HOME/hub/pyiqa, $TORCH_HOME/hub/checkpoints) so that neither ever downloads.

@@ -27,8 +27,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from cir.errors import ConfigError
+from cir.errors import CirError, ConfigError
 from cir.losses.pixel import l1
+
+
+class TrainingDiverged(CirError, FloatingPointError):
+    """Training went wrong beyond repair (a non-finite loss, a collapsing validation score); the
+    message says at which step and what to change. The last checkpoint is kept."""
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -128,6 +133,14 @@ class Method(abc.ABC):
 
     def after_step(self, step: int) -> None:
         """Called after the optimiser steps of ``step`` (1-based count of finished steps)."""
+
+    def after_validation(self, step: int, values: dict[str, float]) -> None:
+        """Called with each validation's results (on the process that validates); a method whose
+        loss can run away raises :class:`TrainingDiverged` here to stop a collapsing run."""
+
+    def divergence_hint(self) -> str:
+        """What to change when the loss becomes non-finite (added to the trainer's error)."""
+        return ""
 
     def state_dict(self) -> dict[str, Any]:
         """Method state that is not a trainable network (history models, ...)."""

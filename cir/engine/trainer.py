@@ -40,7 +40,7 @@ from cir.engine import preempt
 from cir.engine.distributed import DataParallel, step_seed
 from cir.engine.ema import ModelEMA
 from cir.engine.logs import RunLogger
-from cir.engine.method import Method, PhaseOutput, freeze
+from cir.engine.method import Method, PhaseOutput, TrainingDiverged, freeze
 from cir.engine.optim import build_optimizer, build_scheduler
 from cir.models import model_spec
 from cir.utils.device import resolve_device
@@ -321,6 +321,7 @@ class Trainer:
         values = self.validate(model)
         model.train(was_training)
         logger.log_val(self.step, values)
+        self.method.after_validation(self.step, values)
         return values
 
     def fit(self, out: str | Path) -> Path:
@@ -360,7 +361,10 @@ class Trainer:
                     if self.step % s.log_every == 0 or self.step == s.iterations:
                         total, values = self._logged_values()
                         if not math.isfinite(total):
-                            raise FloatingPointError(f"loss became {total} at step {self.step}: {values}")
+                            hint = self.method.divergence_hint()
+                            raise TrainingDiverged(f"training diverged: the loss was {total} at step {self.step} "
+                                                   f"(checked every {s.log_every} steps; terms {values})"
+                                                   f"{'; ' + hint if hint else ''}")
                         rate = n_window / max(time.perf_counter() - t_window, 1e-9)
                         if logger is not None:
                             logger.log_train(self.step, {"loss": total, **values,

@@ -19,6 +19,7 @@ _METHODS = {
     "dckd": "cir.methods.dckd:DCKD",
     "dckd_star": "cir.methods.dckd_star:DCKDStar",
     "mipkd": "cir.methods.mipkd:MiPKD",
+    "spn": "cir.methods.spn:SPN",
 }
 METHOD_NAMES = set(_METHODS)
 

@@ -31,6 +31,9 @@ FAKD_FA_WEIGHT = 10.0       # "10*SA": weight of the summed spatial-affinity los
 FAKD_N_LAYERS = 3           # "--features [1,2,3]": three tapped feature maps
 FAKD_RGB_RANGE = 255.0      # pixel losses computed on 0..255 intensities
 FAKD_W_FA = FAKD_FA_WEIGHT * FAKD_N_LAYERS / (FAKD_ALPHA * FAKD_RGB_RANGE)   # = 60/255 ~ 0.235
+SPN_NEGATIVE_MODELS = ("adaptive", "fixed_random", "fixed_pretrained")   # MCIR Table 6
+SPN_STEPS_PAPER = [100, 500, 1000, 2000]    # MCIR Table 7 ("all four" is the default)
+SPN_STEPS_CODE = [100, 200, 500, 1000]      # MCLIR FFANet config, neg_iter
 MIPKD_LAMBDA_FEAT = 1.0     # MiPKD paper, Table 10
 MIPKD_LAMBDA_BLOCK = 0.1    # MiPKD paper, Table 10
 
@@ -81,6 +84,26 @@ _DCKD_STAR: _Options = {
     "w_zoom_out_kd": (1.0, NUMBER),
 }
 
+_SPN: _Options = {
+    "w_rec": (1.0, NUMBER),                 # the backbone's own reconstruction loss (train.rec_loss)
+    "lambda_neg": (1e-4, NUMBER),           # paper Table 8 default; public config: 1e-3
+    "steps": (SPN_STEPS_PAPER, {"type": "array", "minItems": 1, "items": POS_INT}),  # s_k, one negative each
+    "alpha": (0.1, {"type": "number", "minimum": 0, "exclusiveMaximum": 1}),  # eq. (3), Table 9
+    "init_weight": (0.1, PROB),             # public code neg_start: random share of a negative's start
+    "negative_model": ("adaptive", {"enum": list(SPN_NEGATIVE_MODELS)}),      # Table 6
+    "negative_seed": (42, {"type": "integer", "minimum": 0}),  # random starts of the negatives (code: seed 42)
+    "encoder": ("vgg16", {"enum": ["vgg16", "vgg19"]}),       # BasicSR PerceptualLoss vgg_type
+    "layers": (["relu1_2", "relu2_2", "relu3_3"], {"type": "array", "minItems": 1, "items": {"type": "string"}}),
+    "layer_weights": ([0.2, 0.3, 0.5], {"type": "array", "minItems": 1, "items": NUMBER}),
+    "input_norm": (True, BOOL),             # ImageNet mean/std (use_input_norm)
+    "encoder_input_range": ("0_1", {"enum": ["0_1", "-1_1"]}),
+    "encoder_weights": (None, NULL_OR_PATH),  # set by the job from the preset's encoder_init
+    "encoder_stand_in": (False, BOOL),      # True: random VGG weights, recorded as a stand-in
+    "encoder_stand_in_divisor": (1, POS_INT),  # narrows a random stand-in (CPU presets)
+    # stop when validation PSNR falls this far below its best (0: never); Tables 8-9's collapses
+    "collapse_drop_db": (3.0, NUMBER),
+}
+
 METHOD_OPTIONS: dict[str, _Options] = {
     "supervised": {"w_rec": (1.0, NUMBER)},                          # DCKD eq. (2)
     "logits": {"w_rec": (1.0, NUMBER), "w_kd": (1.0, NUMBER)},        # DCKD eqs. (2)-(3)
@@ -93,6 +116,7 @@ METHOD_OPTIONS: dict[str, _Options] = {
     },
     "dckd": _DCKD,
     "dckd_star": _DCKD_STAR,
+    "spn": _SPN,
     "mipkd": {
         "w_rec": (1.0, NUMBER),             # L1 to ground truth (DCKD eq. 2)
         "w_kd": (1.0, NUMBER),              # L1 to the teacher's output
@@ -117,6 +141,7 @@ METHOD_GROUPS: dict[str, tuple[str, ...]] = {}
 METHOD_ASSETS: dict[str, tuple[str, ...]] = {
     "dckd": ("vqgan_imagenet_f16_1024.ckpt",),
     "dckd_star": ("vqgan_imagenet_f16_1024.ckpt",),
+    "spn": ("vgg16-397923af.pth",),
 }
 
 # Methods whose options include the preset-dependent iteration scale (set by the job).

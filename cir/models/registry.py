@@ -144,13 +144,42 @@ def _restormer(scale: int, **params: Any) -> nn.Module:
     return PaddingRestormer(**params)
 
 
+def _edsr(scale: int, **params: Any) -> nn.Module:
+    from cir.models.edsr import build_edsr
+
+    return build_edsr(scale, **params)
+
+
+def _ffanet(scale: int, **params: Any) -> nn.Module:
+    """FFA-Net; ``input_norm`` defaults to true here: the official and MCLIR pipelines both feed it
+    normalised images (cir/models/ffanet.py)."""
+    from cir.models.ffanet import build_ffanet
+
+    return build_ffanet(scale, **{"input_norm": True, **params})
+
+
+def _convert_edsr(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
+    from cir.models.edsr import convert_official
+
+    return convert_official(obj, scale, **params)
+
+
+def _convert_ffanet(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
+    from cir.models.ffanet import convert_official
+
+    return convert_official(obj, **{k: v for k, v in params.items() if k != "input_norm"})
+
+
 @dataclass(frozen=True)
 class Architecture:
     name: str
     builder: Callable[..., nn.Module]
-    spandrel_name: str  # the architecture id spandrel reports for an official weight file
+    spandrel_name: str  # the architecture id spandrel reports for an official weight file ("": none)
     citation: str
     scale_one: bool = False  # restores at scale 1 only (deblurring, deraining, ...); else an SR network
+    # turns an official weight file (what torch.load returns) into a state dict for
+    # build_model(name, scale, **params); for the networks spandrel does not know
+    convert: Callable[[Any, int, dict[str, Any]], dict[str, torch.Tensor]] | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -160,6 +189,10 @@ ARCHITECTURES: dict[str, Architecture] = {
                            "Chen et al., Simple Baselines for Image Restoration (NAFNet), ECCV 2022", scale_one=True),
     "restormer": Architecture("restormer", _restormer, "Restormer",
                               "Zamir et al., Restormer, CVPR 2022", scale_one=True),
+    "edsr": Architecture("edsr", _edsr, "", "Lim et al., EDSR, CVPRW 2017 (cir/models/edsr.py)",
+                         convert=_convert_edsr),
+    "ffanet": Architecture("ffanet", _ffanet, "", "Qin et al., FFA-Net, AAAI 2020 (cir/models/ffanet.py)",
+                           scale_one=True, convert=_convert_ffanet),
 }
 
 
@@ -179,6 +212,8 @@ def pad_multiple(arch: str, params: dict[str, Any] | None = None) -> int:
         return 2 ** len(params.get("enc_blk_nums", NAFNET_DEFAULTS["enc_blk_nums"]))
     if arch == "restormer":
         return RESTORMER_MULTIPLE
+    if arch in ("edsr", "ffanet"):
+        return 1
     raise UnknownNameError("architecture", arch, ARCHITECTURES)
 
 
@@ -208,14 +243,17 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def load_model_file(path: str | Path, *, expect_arch: str | None = None, expect_scale: int | None = None,
-                    weights: str = "auto") -> nn.Module:
+                    weights: str = "auto", params: dict[str, Any] | None = None) -> nn.Module:
     """Load a network from a cir checkpoint or from an official weight file.
 
     cir checkpoints carry their model spec; ``weights`` picks ``"ema"``, ``"model"`` or
     ``"auto"`` (EMA weights when the checkpoint has them). Any other file is handed to
     spandrel, which recognises the official SwinIR, RCAN, NAFNet and Restormer releases
     (Restormer through spandrel_extra_arches); its architecture and scale must match
-    ``expect_arch``/``expect_scale`` when given.
+    ``expect_arch``/``expect_scale`` when given. The networks spandrel does not know (EDSR,
+    FFA-Net, ...) read their official files through their own converter: ``expect_arch`` and
+    ``expect_scale`` are then required, ``params`` are the network's (default: the official
+    configuration).
     """
     path = Path(path)
     if not path.is_file():
@@ -235,7 +273,25 @@ def load_model_file(path: str | Path, *, expect_arch: str | None = None, expect_
         model.load_state_dict(obj[key])
         _check_expectations(path, spec["arch"], spec["scale"], expect_arch, expect_scale)
         return model
+    entry = ARCHITECTURES.get(expect_arch) if expect_arch else None
+    if entry is not None and entry.convert is not None:
+        return _load_converted(path, obj, entry, expect_scale, dict(params or {}))
     return _load_official(path, expect_arch, expect_scale)
+
+
+def _load_converted(path: Path, obj: Any, entry: Architecture, scale: int | None,
+                    params: dict[str, Any]) -> nn.Module:
+    if scale is None:
+        scale = 1 if entry.scale_one else None
+    if scale is None:
+        raise CirError(f"{path}: reading an official {entry.name} file needs its scale (expect_scale)")
+    try:
+        state = entry.convert(obj, int(scale), params)
+    except CirError as exc:
+        raise CirError(f"{path}: {exc}") from exc
+    model = build_model(entry.name, int(scale), **params)
+    model.load_state_dict(state, strict=True)
+    return model
 
 
 def _check_expectations(path: Path, arch: str, scale: int, expect_arch: str | None,
@@ -271,7 +327,7 @@ def _load_official(path: Path, expect_arch: str | None, expect_scale: int | None
         descriptor = spandrel.ModelLoader(device="cpu").load_from_file(path)
     except Exception as exc:
         raise CirError(f"{path}: not a cir checkpoint and not a weight file spandrel recognises: {exc}") from exc
-    by_spandrel = {a.spandrel_name: a.name for a in ARCHITECTURES.values()}
+    by_spandrel = {a.spandrel_name: a.name for a in ARCHITECTURES.values() if a.spandrel_name}
     arch = by_spandrel.get(descriptor.architecture.id)
     if arch is None:
         raise CirError(f"{path}: architecture {descriptor.architecture.id!r} is not one of "
