@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from cir.errors import ConfigError
+from cir.architectures import ARCH_NAMES
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 BUILTIN_SETS = ("skimage_train", "skimage_test")
@@ -138,6 +139,10 @@ def _check_semantics(cfg: dict, source: str) -> None:
         for b in preset["backbones"]:
             if b not in preset["models"]:
                 problems.append(f"{at}.models: no entry for backbone {b!r}")
+            elif backbone_arch(preset, b) not in ARCH_NAMES:
+                where = f"{at}.models.{b}.arch" if "arch" in preset["models"][b] else f"{at}.backbones"
+                problems.append(f"{where}: {backbone_arch(preset, b)!r} is not an architecture; allowed values: "
+                                f"{', '.join(ARCH_NAMES)} (a backbone of another name sets models.<name>.arch)")
         _check_data(pname, preset, problems)
         for key in preset.get("recipes", {}):
             task, _, backbone = key.rpartition("/")
@@ -193,6 +198,11 @@ def task_data(preset: dict, task: str) -> dict:
     d = preset["data"]
     own = d.get("per_task", {}).get(task)
     return copy.deepcopy(own) if own else {"train": list(d["train"]), "test": list(d["test"])}
+
+
+def backbone_arch(preset: dict, backbone: str) -> str:
+    """The registry architecture of ``backbone``: ``models.<backbone>.arch``, else its own name."""
+    return preset.get("models", {}).get(backbone, {}).get("arch", backbone)
 
 
 def valid_data_sets(source: str, task: str) -> tuple[str, ...]:

@@ -68,6 +68,7 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
     if backbone not in preset["backbones"]:
         raise ConfigError(f"presets.{preset_name}.backbones: {backbone!r} is not one of {preset['backbones']}")
     role = exp["role"]
+    arch = cfgmod.backbone_arch(preset, backbone)
     train = cfgmod.train_settings(preset, t.name, backbone)
     sets = cfgmod.task_data(preset, t.name)
     init: Any = exp.get("init", "random")
@@ -85,8 +86,8 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
         "method": exp["method"],
         "role": role,
         "options": method_options(exp, preset, train),
-        "model": {"arch": backbone, "scale": t.scale, "params": model_params(preset, backbone, role)},
-        "teachers": {name: {"experiment": texp, "model": {"arch": backbone, "scale": t.scale}}
+        "model": {"arch": arch, "scale": t.scale, "params": model_params(preset, backbone, role)},
+        "teachers": {name: {"experiment": texp, "model": {"arch": arch, "scale": t.scale}}
                      for name, texp in exp.get("teachers", {}).items()},
         "init": init,
         "data": {"kind": exp.get("data", "paired"), "source": preset["data"]["source"],

@@ -6,6 +6,11 @@ MATLAB-style bicubic downsampling) or a restoration task at scale 1 (``deblur``,
 convention, the degradation that makes offline pairs from clean photographs, and the folder level
 of every path (``runs/<preset>/<task>/...``).
 
+A scale-1 task may carry a *variant* tag, ``<task>_<tag>`` (``dehaze_its``, ``derain_rain200h``):
+the same restoration trained on another data set (MCIR trains FFA-Net once on RESIDE ITS and
+once on RESIDE-6K, IDT once per rain set). The variant is a task of its own (own runs, own
+``data.per_task`` entry) with the kind's convention and degradation.
+
 Adding a task is one entry in :data:`RESTORATION_TASKS` (its convention and synthetic degradation),
 the degradation in :mod:`cir.data.synthetic` and, for the paper presets, its data sets in
 :mod:`cir.data.registry`; the rules need no change.
@@ -43,7 +48,9 @@ RESTORATION_TASKS: dict[str, RestorationTask] = {
 }
 # metric conventions of cir.eval.metrics.CONVENTIONS (a test keeps the two lists equal)
 CONVENTION_NAMES = ("dckd_sr", "deblur_rgb", "derain_y", "criacl_realsr", "uniremoval_real")
-TASK_PATTERN = r"x[2-8]|" + "|".join(RESTORATION_TASKS)
+_KINDS = "|".join(RESTORATION_TASKS)
+TASK_PATTERN = rf"x[2-8]|(?:{_KINDS})(?:_[a-z0-9]+)?"
+_VARIANT = re.compile(rf"^({_KINDS})(?:_([a-z0-9]+))?$")
 # families of synthetic degradations (cir.data.synthetic); the suffix a set name carries for each
 FAMILY_SUFFIX = {"synthetic": "", "real_like": "_real"}
 
@@ -68,10 +75,11 @@ def parse_task(name: str, where: str = "task") -> Task:
     m = _SR.match(str(name))
     if m:
         return Task(str(name), "sr", int(m.group(1)))
-    if name in RESTORATION_TASKS:
-        return Task(name, name, 1)
+    m = _VARIANT.match(str(name))
+    if m:
+        return Task(str(name), m.group(1), 1)
     raise ConfigError(f"{where}: {name!r} is not a task; allowed values: an SR factor x2 ... x8, or one of "
-                      f"{', '.join(RESTORATION_TASKS)}")
+                      f"{', '.join(RESTORATION_TASKS)} (optionally with a data variant, e.g. dehaze_its)")
 
 
 def sr_task(scale: int) -> str:

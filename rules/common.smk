@@ -2,9 +2,11 @@
 # dvc.yaml is generated from this DAG (workflow_scripts/export_dvc.py) so both run the
 # same command lines.
 
+import json
 import os
 
 from cir import spec as cir_spec
+from cir.config import backbone_arch
 from cir.methods.catalog import METHOD_ASSETS
 from cir.paper.defs import figure_def, figure_defs as cir_figure_defs, figure_experiments, table_def
 from cir.paper.defs import table_defs as cir_table_defs

@@ -19,7 +19,9 @@ rule evaluate:
         scale=lambda wc: parse_task(wc.task).scale,
         convention=lambda wc: job_spec(wc)["convention"],
         tile=f" --tile {PRESET['eval']['tile']}" if PRESET["eval"]["tile"] else "",
-        tlc=lambda wc: f" --tlc {PRESET['eval']['tlc']}" if PRESET["eval"].get("tlc") and wc.backbone == "nafnet" else "",
+        arch=lambda wc: backbone_arch(PRESET, wc.backbone),
+        tlc=lambda wc: (f" --tlc {PRESET['eval']['tlc']}"
+                        if PRESET["eval"].get("tlc") and backbone_arch(PRESET, wc.backbone) == "nafnet" else ""),
     threads: res("eval", "threads")
     resources:
         mem_mb=res("eval", "mem_mb"),
@@ -27,6 +29,6 @@ rule evaluate:
         gpu=res("eval", "gpu"),
     shell:
         "{PY} workflow_scripts/evaluate.py --model {input.model} --scale {params.scale} {params.sets} "
-        "--out {output} --preset {P} --task {wildcards.task} --backbone {wildcards.backbone} --method {wildcards.exp} "
+        "--out {output} --preset {P} --task {wildcards.task} --backbone {wildcards.backbone} --arch {params.arch} --method {wildcards.exp} "
         "--convention {params.convention} --device {config[device]} "
         "--threads {threads}{params.tile}{params.tlc} --save-images > {log} 2>&1"

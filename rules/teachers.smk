@@ -49,6 +49,9 @@ else:
         resources:
             mem_mb=res("data", "mem_mb"),
             runtime=res("data", "runtime"),
+        params:
+            arch=lambda wc: backbone_arch(PRESET, wc.backbone),
+            model=lambda wc: json.dumps(PRESET["models"][wc.backbone]["teacher"], sort_keys=True),
         shell:
             "{PY} workflow_scripts/import_teacher.py --weights {input.weights} --backbone {wildcards.backbone} "
-            "--task {wildcards.task} --out {output} > {log} 2>&1"
+            "--task {wildcards.task} --arch {params.arch} --params '{params.model}' --out {output} > {log} 2>&1"

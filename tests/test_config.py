@@ -47,6 +47,10 @@ def bad(cfg, path, value):
     (["presets", "demo", "train", "optimizer", "name"], "sgd",
      r"presets\.demo\.train\.optimizer\.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'"),
     (["presets", "demo", "tasks"], ["x2", "x9"], r"presets\.demo\.tasks\.1: 'x9' does not match"),
+    (["presets", "demo", "models", "rcan", "arch"], "rcann",
+     r"presets\.demo\.models\.rcan\.arch: 'rcann' is not an architecture; allowed values: dehazeformer, edsr"),
+    (["presets", "demo", "backbones"], ["swinir", "carn"],
+     r"presets\.demo\.models: no entry for backbone 'carn'"),
     (["presets", "demo", "tasks"], ["x4", "dejpeg"], r"presets\.demo\.tasks\.1: 'dejpeg' does not match"),
     (["presets", "demo", "data", "per_task", "deblur", "train"], ["skimage_train_rain"],
      r"presets\.demo\.data\.per_task\.deblur\.train\.0: 'skimage_train_rain' is not a builtin data set of task "

@@ -42,3 +42,32 @@ def test_ffanet_official_file_with_dataparallel_prefix(tmp_path):
 def test_every_registry_network_declares_its_padding_multiple():
     for name in ARCHITECTURES:
         assert pad_multiple(name) >= 1
+
+
+def test_torch_free_architecture_names_match_the_registry():
+    from cir.architectures import ARCH_NAMES
+
+    assert ARCH_NAMES == tuple(sorted(ARCHITECTURES))
+
+
+def test_dehazeformer_and_idt_official_files_through_the_registry(tmp_path):
+    tiny_dh = {"variant": "t", "embed_dims": [8, 16, 24, 16, 8], "depths": [1, 1, 1, 1, 1]}
+    torch.manual_seed(0)
+    net = build_model("dehazeformer", 1, **tiny_dh)
+    path = tmp_path / "dehazeformer-t.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in net.state_dict().items()}}, path)
+    model = load_model_file(path, expect_arch="dehazeformer", expect_scale=1, params=tiny_dh)
+    x = torch.rand(1, 3, 16, 20)
+    assert torch.equal(model(x), net(x))
+    with pytest.raises(CirError, match="dehazeformer-t.pth: DehazeFormer"):
+        load_model_file(path, expect_arch="dehazeformer", expect_scale=1)  # the full T does not fit
+
+    tiny_idt = {"embed_dim": 8, "img_size": 32, "win_size": 4, "depths": [1] * 9,
+                "num_heads": [1, 1, 1, 1, 2, 2, 1, 1, 1]}
+    torch.manual_seed(0)
+    net = build_model("idt", 1, **tiny_idt).eval()  # eval: drop-path is random in training mode
+    path = tmp_path / "idt_rain200h.pth"
+    torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, path)
+    model = load_model_file(path, expect_arch="idt", expect_scale=1, params=tiny_idt).eval()
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.equal(model(x), net(x))

@@ -77,9 +77,11 @@ def test_pad_multiple():
     assert pad_multiple("restormer", {}) == 8
     assert pad_multiple("swinir", {"window_size": 7}) == 7
     assert pad_multiple("rcan", {}) == 1
+    assert pad_multiple("edsr", {}) == pad_multiple("ffanet", {}) == pad_multiple("idt", {}) == 1
+    assert pad_multiple("dehazeformer", {}) == 4
     assert tiny("nafnet").cir_pad_multiple == 4 and tiny("restormer").cir_pad_multiple == 8
     with pytest.raises(KeyError, match="valid architectures"):
-        pad_multiple("edsr", {})
+        pad_multiple("carn", {})
 
 
 def test_restormer_padding_reflects_and_crops():

@@ -115,3 +115,18 @@ def test_cosine_period_of_its_own():
         opt.step()
         sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.5)
+
+
+def test_task_variants_train_the_same_restoration_on_other_data():
+    t = parse_task("dehaze_its")
+    assert (t.name, t.kind, t.scale) == ("dehaze_its", "dehaze", 1)
+    assert t.default_convention == parse_task("dehaze").default_convention and t.degradation == "haze"
+    assert synthetic_set_name("skimage_train", "derain_rain200h") == "skimage_train_rain"
+    for bad in ("dehaze_", "dehaze_ITS", "dejpeg_x", "x4_its"):
+        with pytest.raises(ConfigError, match="is not a task"):
+            parse_task(bad)
+    import re
+
+    from cir.tasks import TASK_PATTERN
+
+    assert re.fullmatch(TASK_PATTERN, "derain_rain200l") and not re.fullmatch(TASK_PATTERN, "derain-x")

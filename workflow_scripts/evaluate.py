@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="summary JSON; CSVs go next to it")
     p.add_argument("--preset", required=True)
     p.add_argument("--backbone", required=True)
+    p.add_argument("--arch", default=None,
+                   help="the registry architecture the model file must hold (default: the backbone's name)")
     p.add_argument("--method", required=True)
     p.add_argument("--tile", type=_positive_int, default=None,
                    help=f"LR tile size, > {DEFAULT_OVERLAP} (default: whole image in one pass)")
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     return run_step(lambda: evaluate_model_file(
         args.model, test_sets, args.scale, args.out, preset=args.preset, backbone=args.backbone,
-        method=args.method, device=args.device, tile=args.tile, save_images=args.save_images,
+        arch=args.arch, method=args.method, device=args.device, tile=args.tile, save_images=args.save_images,
         convention=args.convention, task=args.task, tlc=args.tlc))
 
 

@@ -196,11 +196,11 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
                         method: str, device: str = "auto", tile: int | None = None,
                         save_images: bool = False, convention: str | None = None,
                         metrics: Sequence[MetricSpec] | None = None, task: str | None = None,
-                        tlc: int | None = None) -> dict:
+                        tlc: int | None = None, arch: str | None = None) -> dict:
     """Load ``model_file``, :func:`evaluate` it and write the summary JSON to ``summary_path``.
 
-    The model file must hold a ``backbone`` network (a key of
-    :data:`cir.models.registry.ARCHITECTURES`) at ``scale``; otherwise a :class:`CirError` names
+    The model file must hold an ``arch`` network (a key of
+    :data:`cir.models.registry.ARCHITECTURES`; default: ``backbone``) at ``scale``; otherwise a :class:`CirError` names
     the file, the architecture/scale it holds and the one asked for, before anything is run.
 
     The metrics are ``metrics``, else those of the named ``convention`` (a key of
@@ -220,8 +220,9 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
     else:
         description = describe_specs(specs)
     dev = resolve_device(device)
-    model = load_model_file(model_file, expect_arch=backbone, expect_scale=scale)
-    if tlc is not None and backbone == "nafnet":
+    arch = arch or backbone
+    model = load_model_file(model_file, expect_arch=arch, expect_scale=scale)
+    if tlc is not None and arch == "nafnet":
         # NAFNet's test-time local statistics (cir/models/tlc.py), trained on tlc x tlc patches:
         # the official GoPro numbers are measured with them
         from cir.models.tlc import enable_tlc

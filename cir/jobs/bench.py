@@ -56,7 +56,7 @@ def bench_experiments(*, config_path: str | Path, preset_name: str, task: str, b
         spec["train"]["batch_size"] = batch
         m = spec["model"]
         student = build_model(m["arch"], m["scale"], **m["params"])
-        teachers = {t: build_model(backbone, scale, **model_params(preset, backbone, "teacher"))
+        teachers = {t: build_model(m["arch"], scale, **model_params(preset, backbone, "teacher"))
                     for t in spec["teachers"]}
         method = get_method(spec["method"])(student, teachers, method_options(spec, None),
                                             where=f"experiments.{name}.options")

@@ -9,11 +9,13 @@ from cir.engine import checkpoint as ckpt
 from cir.models.registry import count_parameters, load_model_file, model_spec
 
 
-def import_official(weights: str | Path, backbone: str, scale: int, out: str | Path, task: str | None = None) -> Path:
-    """Load ``weights`` (an official SwinIR/RCAN release, recognised by spandrel), check that it
-    is a ``backbone`` network for ``scale``, and write it as a cir model file at ``out``."""
+def import_official(weights: str | Path, backbone: str, scale: int, out: str | Path, task: str | None = None,
+                    *, arch: str | None = None, params: dict | None = None) -> Path:
+    """Load ``weights`` (an official release: recognised by spandrel, or read by the architecture's
+    converter with ``params``), check that it is an ``arch`` (default: ``backbone``) network for
+    ``scale``, and write it as a cir model file at ``out``."""
     weights = Path(weights)
-    model = load_model_file(weights, expect_arch=backbone, expect_scale=scale)
+    model = load_model_file(weights, expect_arch=arch or backbone, expect_scale=scale, params=params)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     meta = {
         "name": f"official/{task or f'x{scale}'}/{backbone}",

@@ -158,6 +158,32 @@ def _ffanet(scale: int, **params: Any) -> nn.Module:
     return build_ffanet(scale, **{"input_norm": True, **params})
 
 
+def _dehazeformer(scale: int, **params: Any) -> nn.Module:
+    from cir.models.dehazeformer import build_dehazeformer
+
+    return build_dehazeformer(scale, **params)
+
+
+def _idt(scale: int, **params: Any) -> nn.Module:
+    from cir.models.idt import build_idt
+
+    return build_idt(scale, **params)
+
+
+def _convert_dehazeformer(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
+    from cir.models.dehazeformer import convert_official
+
+    with torch.device("meta"):  # shapes only
+        reference = _dehazeformer(scale, **params)
+    return convert_official(obj, model=reference)
+
+
+def _convert_idt(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
+    from cir.models.idt import convert_official
+
+    return convert_official(obj, **params)
+
+
 def _convert_edsr(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
     from cir.models.edsr import convert_official
 
@@ -193,6 +219,11 @@ ARCHITECTURES: dict[str, Architecture] = {
                          convert=_convert_edsr),
     "ffanet": Architecture("ffanet", _ffanet, "", "Qin et al., FFA-Net, AAAI 2020 (cir/models/ffanet.py)",
                            scale_one=True, convert=_convert_ffanet),
+    "dehazeformer": Architecture("dehazeformer", _dehazeformer, "",
+                                 "Song et al., DehazeFormer, IEEE TIP 2023 (cir/models/dehazeformer.py)",
+                                 scale_one=True, convert=_convert_dehazeformer),
+    "idt": Architecture("idt", _idt, "", "Xiao et al., Image De-raining Transformer, IEEE TPAMI 2023 "
+                        "(cir/models/idt.py)", scale_one=True, convert=_convert_idt),
 }
 
 
@@ -214,6 +245,12 @@ def pad_multiple(arch: str, params: dict[str, Any] | None = None) -> int:
         return RESTORMER_MULTIPLE
     if arch in ("edsr", "ffanet"):
         return 1
+    if arch == "dehazeformer":
+        from cir.models.dehazeformer import pad_multiple as dehazeformer_multiple
+
+        return dehazeformer_multiple(params)
+    if arch == "idt":
+        return 1  # it tiles any input at its fixed training size (cir/models/idt.py)
     raise UnknownNameError("architecture", arch, ARCHITECTURES)
 
 

@@ -1,0 +1,4 @@
+"""The registry's architecture names without importing torch (the configuration check reads them;
+a test keeps them equal to :data:`cir.models.registry.ARCHITECTURES`)."""
+
+ARCH_NAMES: tuple[str, ...] = ("dehazeformer", "edsr", "ffanet", "idt", "nafnet", "rcan", "restormer", "swinir")
