@@ -35,6 +35,7 @@ localrules:
     model_specs_table,
     sweep_figure,
     study_table,
+    mcir_all,
 
 
 rule all:

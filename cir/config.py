@@ -70,7 +70,7 @@ def validate_schema(cfg: dict, source: str = "config") -> None:
         raise ConfigError(f"{source}: invalid configuration:\n  {lines}")
 
 
-def _check_options(name: str, exp: dict, problems: list[str]) -> None:
+def _check_options(name: str, exp: dict, problems: list[str], prefix: tuple | None = None) -> None:
     """An experiment's method options against the method's torch-free schema (cir/methods/catalog.py)."""
     import jsonschema
 
@@ -78,7 +78,7 @@ def _check_options(name: str, exp: dict, problems: list[str]) -> None:
 
     validator = jsonschema.Draft202012Validator(options_schema(exp["method"]))
     for error in sorted(validator.iter_errors(exp["options"]), key=lambda e: list(map(str, e.absolute_path))):
-        problems.append(_describe_at(error, ("experiments", name, "options")))
+        problems.append(_describe_at(error, prefix or ("experiments", name, "options")))
 
 
 def _describe_at(error, prefix: tuple) -> str:
@@ -105,9 +105,14 @@ def _check_semantics(cfg: dict, source: str) -> None:
             continue
         _check_options(name, exp, problems)
         for tname, texp in exp.get("teachers", {}).items():
-            if texp not in teachers_ok:
+            # "teacher" is a teacher's network; other frozen networks a method takes (SPN's fixed
+            # pretrained negative) may come from any other experiment
+            if tname == "teacher" and texp not in teachers_ok:
                 problems.append(f"{at}.teachers.{tname}: {texp!r} is not a teacher experiment; "
                                 f"allowed values: {', '.join(teachers_ok)}")
+            elif texp not in exps or texp == name:
+                problems.append(f"{at}.teachers.{tname}: {texp!r} is not another experiment; "
+                                f"allowed values: {', '.join(k for k in exps if k != name)}")
         init = exp.get("init", "random")
         if init == "official" and exp["role"] != "teacher":
             problems.append(f"{at}.init: 'official' weights exist for the teacher networks only")
@@ -144,6 +149,13 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 problems.append(f"{where}: {backbone_arch(preset, b)!r} is not an architecture; allowed values: "
                                 f"{', '.join(ARCH_NAMES)} (a backbone of another name sets models.<name>.arch)")
         _check_data(pname, preset, problems)
+        for method, opts in preset.get("method_options", {}).items():
+            if method not in METHOD_NAMES:
+                problems.append(f"{at}.method_options.{method}: not a method; allowed values: "
+                                f"{', '.join(sorted(METHOD_NAMES))}")
+            else:
+                _check_options(f"{pname}", {"method": method, "options": opts}, problems,
+                               prefix=("presets", pname, "method_options", method))
         for key in preset.get("recipes", {}):
             task, _, backbone = key.rpartition("/")
             if task and task not in preset["tasks"]:

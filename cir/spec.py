@@ -48,7 +48,10 @@ def method_options(exp: dict, preset: dict, train: dict | None = None) -> dict:
     of methods whose schedules the paper states for 2.5e5 iterations."""
     from cir.methods.catalog import ITERATION_SCALED, METHOD_ASSETS, METHOD_OPTIONS
 
-    options = copy.deepcopy(dict(exp["options"]))
+    # the preset's settings for every experiment of a method (e.g. a short demo's SPN step scale),
+    # under the experiment's own options
+    options = {**copy.deepcopy(preset.get("method_options", {}).get(exp["method"], {})),
+               **copy.deepcopy(dict(exp["options"]))}
     if METHOD_ASSETS.get(exp["method"]):
         random_init = preset["encoder_init"] == "random"
         options["encoder_stand_in"] = random_init

@@ -16,12 +16,17 @@ def table_runs(tid):
         rows = [e for e in PRESET["experiments"] if e in d["rows"]]
     else:
         tasks, backbones, rows = d["tasks"], list(d["backbones"]), list(d["rows"])
+        if d.get("from_preset"):  # the table's tasks and backbones that the preset has
+            tasks = [t for t in tasks if t in TASKS] or tasks
+            backbones = [b for b in backbones if b in PRESET["backbones"]] or backbones
         missing = [t for t in tasks if t not in TASKS] + [b for b in backbones if b not in PRESET["backbones"]]
         if missing:
             raise WorkflowError(f"{tid} needs task(s)/backbone(s) {missing}, which preset {P!r} does not have "
                                 f"(its tasks: {TASKS}; backbones: {PRESET['backbones']}); pick a preset that "
                                 "has them, e.g. --config preset=demo")
-    return [(t, b, e) for t in tasks for b in backbones for e in rows if runs_at(e, t)]
+    only = d.get("backbone_tasks", {})
+    return [(t, b, e) for t in tasks for b in backbones for e in rows
+            if runs_at(e, t) and t in only.get(b, [t])]
 
 
 TABLE_IDS = list(cir_table_defs())
@@ -226,3 +231,9 @@ rule all_figures:
         f"{RESULTS}/tables/efficiency.csv",
         [f"{RESULTS}/figures/{kind}_{t}_{b}.png" for kind in ("visual", "curves") for t, b in FIGURE_SETS],
         [f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in VISUAL_SETS[len(FIGURE_SETS):]],
+
+
+rule mcir_all:
+    """Every MCIR table this preset can build (results/tables/mcir_table1.csv ... mcir_table9.csv)."""
+    input:
+        [f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("mcir_")],

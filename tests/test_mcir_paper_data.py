@@ -20,6 +20,8 @@ import pytest
 
 from cir.paper import PAPER_DIR, load_paper_table, paper_table_keys, reference_only
 
+ROOT = Path(__file__).resolve().parents[1]
+
 SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 MCIR_TITLE = "Learning from History: Task-agnostic Model Contrastive Learning"
 MCIR = PAPER_DIR / "mcir"
@@ -42,7 +44,7 @@ COLUMNS = {
 
 # Printed model names -> backbone ids.
 MODELS = {
-    "EDSR-light": "edsr", "EDSR": "edsr", "SwinIR-light": "swinir_light", "SwinIR": "swinir",
+    "EDSR-light": "edsr", "EDSR": "edsr", "SwinIR-light": "swinir_light", "SwinIR": "swinir_m",
     "IDT": "idt", "FFANet": "ffanet", "DehazeFormer-T": "dehazeformer_t",
     "DehazeFormer-S": "dehazeformer_s", "DehazeFormer-B": "dehazeformer_b", "NAFNet": "nafnet",
     # published other methods (reference rows)
@@ -60,18 +62,33 @@ REFERENCE_METHODS = {"cr", "ccr", "pcl"}  # Table 5: other contrastive losses on
 # Table 1: the scale column was lost in the extraction; the README prints x2 for the first
 # EDSR-light pair and x4 for the others (see the README of cir/paper/mcir). Consumed per printed
 # baseline row, in order.
-TABLE1_SCALES = {"edsr": ["2", "4"], "swinir_light": ["4"], "swinir": ["4"]}
+TABLE1_SCALES = {"edsr": ["2", "4"], "swinir_light": ["4"], "swinir_m": ["4"]}
 TABLE1_SETS = ["Set14", "B100", "Urban100", "Manga109"]   # after the printed Avg column
 TABLE2_SETS = ["Rain200L", "Rain200H", "DID-Data", "DDN-Data", "SPA-Data"]
-TABLE6_KINDS = {"-": ("baseline", "none"), "Random": ("spn", "fixed_random"),
-                "Pre-trained": ("spn", "fixed_pretrained"), "Default": ("spn", "adaptive")}
+# printed setting -> (experiment of config.yaml, negative_model option)
+TABLE6_KINDS = {"-": ("baseline", "none"), "Random": ("spn_neg_random", "fixed_random"),
+                "Pre-trained": ("spn_neg_pretrained", "fixed_pretrained"), "Default": ("spn", "adaptive")}
+# Tables 7-9: printed setting -> experiment of config.yaml
+TABLE7_EXPS = {"100": "spn_s100", "500": "spn_s500", "1000": "spn_s1000", "2000": "spn_s2000", "All": "spn"}
+SWEEP_EXPS = {
+    "lambda": {"0": "baseline", "1e-2": "spn_lam1e2", "1e-3": "spn_lam1e3", "5e-4": "spn_lam5e4", "1e-4": "spn",
+               "1e-5": "spn_lam1e5"},
+    "alpha": {"0": "spn_alpha0", "0.01": "spn_alpha001", "0.1": "spn", "0.5": "spn_alpha05", "0.9": "spn_alpha09",
+              "0.999": "spn_alpha0999"},
+}
 TABLE7_ALL = "100;500;1000;2000"
 # Printed Avg cells that are further from the mean of the printed sets than rounding allows
 # (the authors averaged unrounded values): (table, scale, backbone, method, metric).
 AVG_EXCEPTIONS = {
-    ("table1", "4", "swinir", "spn", "psnr"),      # printed 28.93, mean 28.9375
-    ("table1", "4", "swinir", "baseline", "ssim"),  # printed 0.8190, mean 0.819075
+    ("table1", "4", "swinir_m", "spn", "psnr"),      # printed 28.93, mean 28.9375
+    ("table1", "4", "swinir_m", "baseline", "ssim"),  # printed 0.8190, mean 0.819075
 }
+
+
+def _experiments() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "config.yaml").read_text())["experiments"]
 
 
 def _seed_lines() -> list[str]:
@@ -290,7 +307,7 @@ def _parse_table6(lines: list[str]) -> list[dict]:
 def _parse_table7(lines: list[str]) -> list[dict]:
     out = []
     for step, value in _one_row(lines, "| Step |", "FFANet"):
-        out.append({"scale": "1", "backbone": "ffanet", "method": "spn",
+        out.append({"scale": "1", "backbone": "ffanet", "method": TABLE7_EXPS[step],
                     "steps": TABLE7_ALL if step == "All" else step, "test_set": "SOTS-indoor",
                     "psnr": value, "ssim": "", "reference_only": "false"})
     assert len(out) == 5
@@ -302,8 +319,8 @@ def _parse_sweep(lines: list[str], header: str, column: str) -> list[dict]:
     out = []
     for setting, value in _one_row(lines, header, "EDSR-light"):
         assert re.fullmatch(r"[\d.e-]+", setting), setting
-        baseline = column == "lambda" and setting == "0"  # "0 means the original loss"
-        out.append({"scale": "4", "backbone": "edsr", "method": "baseline" if baseline else "spn",
+        # lambda 0 is the baseline: "0 means the original loss"
+        out.append({"scale": "4", "backbone": "edsr", "method": SWEEP_EXPS[column][setting],
                     column: setting, "test_set": "Set14", "psnr": "" if value == "-" else value,
                     "ssim": "", "collapsed": "true" if value == "-" else "false",
                     "reference_only": "false"})
@@ -384,7 +401,7 @@ def test_printed_avg_columns_are_the_mean_of_the_sets() -> None:
     half_unit = {k: Decimal(1).scaleb(v[0].as_tuple().exponent) / 2 for k, v in dev.items()}
     not_rounded = {k for k, v in dev.items() if v[2] > half_unit[k]}
     assert not_rounded == AVG_EXCEPTIONS, {k: dev[k] for k in not_rounded ^ AVG_EXCEPTIONS}
-    assert dev[("table1", "4", "swinir", "spn", "psnr")][:2] == (Decimal("28.93"), Decimal("28.9375"))
+    assert dev[("table1", "4", "swinir_m", "spn", "psnr")][:2] == (Decimal("28.93"), Decimal("28.9375"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,7 +416,7 @@ def test_every_table_loads_and_has_its_columns() -> None:
         df = load_paper_table(key, required_columns=tuple(COLUMNS[table]))
         assert list(df.columns) == COLUMNS[table]
         assert pd.api.types.is_bool_dtype(df["reference_only"]), key
-        assert set(df["method"]) <= {"baseline", "spn", "-"} | REFERENCE_METHODS, key
+        assert set(df["method"]) <= set(_experiments()) | {"-"} | REFERENCE_METHODS, key
         assert not df.duplicated([c for c in COLUMNS[table] if c not in ("psnr", "ssim", "collapsed")]).any()
         if "collapsed" in df.columns:
             assert pd.api.types.is_bool_dtype(df["collapsed"]), key
@@ -425,7 +442,8 @@ def test_reference_rows_are_exactly_the_published_other_methods() -> None:
         assert (ref == is_other).all(), (table, df[ref != is_other])
         # A reference row is a published model's own number ("-") or Table 5's other losses.
         assert set(df.loc[ref & df["backbone"].isin(REFERENCE_BACKBONES), "method"]) <= {"-"}
-        assert set(df.loc[~ref, "method"]) <= {"baseline", "spn"}
+        # our rows are experiments of config.yaml: the baseline, SPN and its ablation settings
+        assert set(df.loc[~ref, "method"]) <= {e for e in _experiments() if e == "baseline" or e.startswith("spn")}
         seen_backbones |= set(df.loc[ref, "backbone"])
         seen_methods |= set(df.loc[ref, "method"]) - {"-"}
     assert seen_backbones == REFERENCE_BACKBONES | {"ffanet", "edsr"}  # ffanet/edsr: Table 5's +CR/+CCR/+PCL
@@ -505,7 +523,7 @@ def test_text_claims_against_the_tables() -> None:
     assert "an average PSNR improvement of 0.26 dB" in text and avg_gain(avg2, "1", "idt") == 0.26
     assert "average gains of 0.07 dB and 0.09 dB on scale 4" in text
     assert "providing an average improvement of 0.05 dB" in text  # the large SwinIR
-    for backbone, want in (("edsr", 0.07), ("swinir_light", 0.09), ("swinir", 0.05)):
+    for backbone, want in (("edsr", 0.07), ("swinir_light", 0.09), ("swinir_m", 0.05)):
         assert avg_gain(avg1, "4", backbone) == want
     assert "improvements of 0.16 dB and 0.12 dB" in text  # Manga109, x4
     assert gain(t1, "4", "edsr", "Manga109") == 0.16 and gain(t1, "4", "swinir_light", "Manga109") == 0.12

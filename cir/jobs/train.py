@@ -57,7 +57,7 @@ def load_teacher(path: str | os.PathLike, name: str, spec: dict) -> torch.nn.Mod
     want = spec["teachers"][name]
     obj = ckpt.load(path)
     meta = (obj.get("meta") or {}) if isinstance(obj, dict) else {}
-    if meta.get("role", "teacher") != "teacher":
+    if name == "teacher" and meta.get("role", "teacher") != "teacher":
         raise ConfigError(f"--teacher {name}={path}: a {meta.get('role')} model file "
                           f"(experiment {meta.get('experiment')!r}), not a teacher's")
     if meta.get("experiment") not in (None, want["experiment"]):

@@ -88,6 +88,8 @@ _SPN: _Options = {
     "w_rec": (1.0, NUMBER),                 # the backbone's own reconstruction loss (train.rec_loss)
     "lambda_neg": (1e-4, NUMBER),           # paper Table 8 default; public config: 1e-3
     "steps": (SPN_STEPS_PAPER, {"type": "array", "minItems": 1, "items": POS_INT}),  # s_k, one negative each
+    # multiplies the steps (a short preset keeps their ratios; each stays >= 1): the preset sets it
+    "step_scale": (1.0, {"type": "number", "exclusiveMinimum": 0}),
     "alpha": (0.1, {"type": "number", "minimum": 0, "exclusiveMaximum": 1}),  # eq. (3), Table 9
     "init_weight": (0.1, PROB),             # public code neg_start: random share of a negative's start
     "negative_model": ("adaptive", {"enum": list(SPN_NEGATIVE_MODELS)}),      # Table 6

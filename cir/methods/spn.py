@@ -68,7 +68,9 @@ class SPN(Method):
             self.negatives.append(HistoryModel(pretrained, alpha=0.0, schedule=[(0, 1)]))
         else:
             weight = 1.0 if mode == "fixed_random" else float(o["init_weight"])
-            steps = o["steps"] if mode == "adaptive" else [1]
+            steps = ([max(1, round(s * float(o["step_scale"]))) for s in o["steps"]] if mode == "adaptive"
+                     else [1])
+            self.steps = steps
             for k, s_k in enumerate(steps):
                 seed = int(o["negative_seed"]) + k
                 self.negatives.append(HistoryModel(student, alpha=float(o["alpha"]), schedule=[(0, int(s_k))],

@@ -40,6 +40,11 @@ class TableSpec:
     :mod:`cir.paper`). ``row_keys`` are the columns that identify a row, both in that CSV and in
     evaluation summaries. ``test_sets`` are the paper's test-set columns in printed order;
     ``methods`` and ``backbones`` map ids to display names, in printed order.
+
+    ``derived`` test sets are the plain mean of others (MCIR's "Avg" columns): ``{"Avg": (sets)}``;
+    the paper value is the printed one where the CSV has it, else the mean of the paper's cells.
+    ``merge_models``: one row may be measured by several models whose test sets do not overlap
+    (IDT trains one model per rain set; FFA-Net one per RESIDE training set).
     """
 
     id: str
@@ -52,6 +57,8 @@ class TableSpec:
     metrics: tuple[str, ...] = ("psnr", "ssim")
     decimals: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_DECIMALS))
     notes: tuple[str, ...] = ()
+    derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    merge_models: bool = False
 
     def __post_init__(self) -> None:
         where = f"table spec {self.id!r}"
@@ -62,6 +69,10 @@ class TableSpec:
         missing = [m for m in self.metrics if m not in self.decimals]
         if missing:
             raise ConfigError(f"{where}: decimals: no entry for metric(s) {missing}")
+        for name, parts in self.derived.items():
+            unknown = [p for p in (name, *parts) if p not in self.test_sets]
+            if unknown or not parts:
+                raise ConfigError(f"{where}: derived.{name}: {unknown or 'no sets'} not among test_sets {self.test_sets}")
 
     def key_order(self, key: str) -> list[Any] | None:
         """The display order of a row key's values, when the spec fixes one."""

@@ -40,7 +40,10 @@ def _spec_from_def(d: dict) -> TableSpec:
     return TableSpec(id=d["id"], paper_key=d["paper_key"], title=d["title"], test_sets=tuple(d["test_sets"]),
                      methods={**d.get("reference_rows", {}), **d["rows"]},
                      backbones={**d.get("reference_backbones", {}), **d["backbones"]},
-                     metrics=tuple(d["metrics"]), notes=tuple(d.get("notes", ())))
+                     metrics=tuple(d["metrics"]), notes=tuple(d.get("notes", ())),
+                     row_keys=tuple(d.get("row_keys", ("scale", "backbone", "method"))),
+                     derived={k: tuple(v) for k, v in (d.get("derived") or {}).items()},
+                     merge_models=bool(d.get("merge_models", False)))
 
 
 # Every paper table, defined as data in cir/paper/<paper>/tables.yaml.
@@ -124,6 +127,9 @@ def _index_summaries(
     indexed: dict[RowKey, Mapping[str, Any]] = {}
     for summary, source in zip(summaries, sources):
         row = _summary_row(spec, summary, paper, source)
+        if row in indexed and spec.merge_models and not set(indexed[row]["test_sets"]) & set(summary["test_sets"]):
+            indexed[row] = _merged(indexed[row], summary)
+            continue
         if row in indexed:
             raise SummaryError(
                 f"two summaries claim row {dict(zip(spec.row_keys, row))}: model files "
@@ -131,6 +137,26 @@ def _index_summaries(
             )
         indexed[row] = summary
     return indexed
+
+
+def _merged(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """One row measured by two models on disjoint test sets (``merge_models``)."""
+    return {**a, "test_sets": {**a["test_sets"], **b["test_sets"]},
+            "model_file": f"{a['model_file']}; {b['model_file']}",
+            "parameters": a["parameters"] if a["parameters"] == b["parameters"] else max(a["parameters"], b["parameters"]),
+            "stand_ins": list(dict.fromkeys([*a["stand_ins"], *b["stand_ins"]]))}
+
+
+def _with_derived(spec: TableSpec, cells: Mapping[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
+    """``cells`` ((test set, metric) -> value) with each derived set's mean where it is missing
+    and every part is a number."""
+    out = dict(cells)
+    for name, parts in spec.derived.items():
+        for metric in spec.metrics:
+            values = [out.get((p, metric), math.nan) for p in parts]
+            if (name, metric) not in out and all(isinstance(v, float) and not math.isnan(v) for v in values):
+                out[(name, metric)] = sum(values) / len(values)
+    return out
 
 
 def _sort_rows(spec: TableSpec, rows: Iterable[RowKey], paper_rows: Sequence[RowKey]) -> list[RowKey]:
@@ -200,7 +226,7 @@ def build_table(
     records = []
     for row in rows:
         summary = ours.get(row)
-        cells = paper_values.get(row, {})
+        cells = _with_derived(spec, paper_values.get(row, {}))
         rec: dict[str, Any] = dict(zip(spec.row_keys, row))
         if summary is not None:
             rec["status"] = STATUS_OURS if row in paper_values else STATUS_OURS_ONLY
@@ -213,10 +239,12 @@ def build_table(
                 rec["status"] = STATUS_NOT_BUILT if not_built else STATUS_NOT_RUN
         rec["preset"] = preset if summary is not None else ""
         results = summary["test_sets"] if summary is not None else {}
+        ours_cells = _with_derived(spec, {(t, m): _ours(results, t, m) for t in spec.test_sets for m in spec.metrics
+                                          if t not in spec.derived})
         for test_set in spec.test_sets:
             for metric in spec.metrics:
                 p = cells.get((test_set, metric), math.nan)
-                o = _ours(results, test_set, metric)
+                o = ours_cells.get((test_set, metric), math.nan)
                 rec[metric_column(test_set, metric, "paper")] = p
                 rec[metric_column(test_set, metric, "ours")] = o
                 rec[metric_column(test_set, metric, "diff")] = math.nan if isinstance(o, str) else _diff(o, p)
