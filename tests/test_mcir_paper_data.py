@@ -46,7 +46,7 @@ COLUMNS = {
 MODELS = {
     "EDSR-light": "edsr", "EDSR": "edsr", "SwinIR-light": "swinir_light", "SwinIR": "swinir_m",
     "IDT": "idt", "FFANet": "ffanet", "DehazeFormer-T": "dehazeformer_t",
-    "DehazeFormer-S": "dehazeformer_s", "DehazeFormer-B": "dehazeformer_b", "NAFNet": "nafnet",
+    "DehazeFormer-S": "dehazeformer_s", "DehazeFormer-B": "dehazeformer_b", "NAFNet": "nafnet_w32",
     # published other methods (reference rows)
     "MPRNet": "mprnet", "DualGCN": "dualgcn", "SPDNet": "spdnet", "Uformer-S": "uformer_s",
     "Restormer": "restormer", "DRSformer": "drsformer", "AECR-Net": "aecr_net", "SFNet": "sfnet",
@@ -193,7 +193,7 @@ def _parse_table1(lines: list[str]) -> tuple[list[dict], dict]:
         pairs = _pairs(rest)
         assert len(pairs) == 5, cells
         avg[(scale, backbone, method)] = pairs[0]
-        for test_set, (psnr, ssim) in zip(TABLE1_SETS, pairs[1:]):
+        for test_set, (psnr, ssim) in zip(["Avg", *TABLE1_SETS], pairs):
             out.append({"scale": scale, "backbone": backbone, "method": method, "test_set": test_set,
                         "psnr": psnr, "ssim": ssim, "reference_only": "false"})
     assert not any(scales.values())
@@ -212,7 +212,7 @@ def _parse_table2(lines: list[str]) -> tuple[list[dict], dict]:
         assert len(pairs) == 6, cells
         ref = "true" if method == "-" else "false"
         avg[("1", backbone, method)] = pairs[0]
-        for test_set, (psnr, ssim) in zip(TABLE2_SETS, pairs[1:]):
+        for test_set, (psnr, ssim) in zip(["Avg", *TABLE2_SETS], pairs):
             out.append({"scale": "1", "backbone": backbone, "method": method, "test_set": test_set,
                         "psnr": psnr, "ssim": ssim, "reference_only": ref})
     assert len(avg) == 8
@@ -376,7 +376,7 @@ def _avg_deviations(table: str, rows: list[dict], avg: dict) -> dict:
     """(table, scale, backbone, method, metric) -> (printed avg, exact mean, |difference|)."""
     out = {}
     for key, printed in avg.items():
-        cells = [r for r in rows if (r["scale"], r["backbone"], r["method"]) == key]
+        cells = [r for r in rows if (r["scale"], r["backbone"], r["method"]) == key and r["test_set"] != "Avg"]
         for metric, value in zip(("psnr", "ssim"), printed):
             mean = sum(Decimal(r[metric]) for r in cells) / len(cells)
             out[(table, *key, metric)] = (Decimal(value), mean, abs(mean - Decimal(value)))
@@ -391,7 +391,7 @@ def test_printed_avg_columns_are_the_mean_of_the_sets() -> None:
     dev = {}
     rows1, avg1 = _parse_table1(lines)
     rows2, avg2 = _parse_table2(lines)
-    assert len(rows1) == 4 * len(avg1) and len(rows2) == 5 * len(avg2)
+    assert len(rows1) == 5 * len(avg1) and len(rows2) == 6 * len(avg2)  # the printed Avg and the sets
     dev.update(_avg_deviations("table1", rows1, avg1))
     dev.update(_avg_deviations("table2", rows2, avg2))
     assert len(dev) == 2 * (8 + 8)

@@ -334,3 +334,40 @@ def test_unavailable_metric_shows_its_reason_never_a_number(tmp_path: Path) -> N
     bad = summary(test_sets={"Set5": {"n_images": 5, "psnr": 37.5, "ssim": "n/a"}})
     with pytest.raises(SummaryError, match="Set5.ssim"):
         build_table(SPEC, [bad], "demo")
+
+
+def test_mcir_table2_one_row_from_five_models_with_a_derived_average() -> None:
+    from cir.report.tables import get_table_spec
+
+    spec = get_table_spec("mcir_table2")
+    sets = {"Rain200L_test": 40.0, "Rain200H_test": 31.0, "DID_test": 35.0, "DDN_test": 34.0, "SPA_test": 47.0}
+    parts = [summary("baseline", scale=1, backbone="idt", preset="paper",
+                     test_sets={name: {"n_images": 2, "psnr": v, "ssim": 0.9}})
+             for name, v in sets.items()]
+    for i, s in enumerate(parts):
+        s["model_file"] = f"runs/paper/derain_{i}/idt/baseline/model.pt"
+    df = build_table(spec, parts, "paper")
+    r = row(df, 1, "idt", "baseline")
+    # each model's number under its paper column (registry name -> printed name), and the mean
+    assert r["Rain200L_psnr_ours"] == 40.0 and r["SPA-Data_psnr_ours"] == 47.0
+    # ours: the mean of the five models' numbers; the paper's: the printed Avg (37.77)
+    assert r["Avg_psnr_ours"] == pytest.approx(37.4) and r["Avg_psnr_paper"] == 37.77
+    assert r["Avg_psnr_diff"] == pytest.approx(37.4 - 37.77)
+    assert "SPA_test_psnr_ours" not in df.columns
+    assert r["status"] == "ours" and r["preset"] == "paper"
+    # two models on the same test set are still an error
+    with pytest.raises(SummaryError, match="two summaries claim row"):
+        build_table(spec, [parts[0], dict(parts[0], model_file="other.pt")], "paper")
+
+
+def test_a_derived_set_missing_from_the_paper_csv_is_the_mean_of_its_cells() -> None:
+    from cir.report.tables import _with_derived, get_table_spec
+
+    spec = get_table_spec("mcir_table1")
+    df = build_table(spec, [], "paper")
+    assert row(df, 4, "edsr", "baseline")["Avg_psnr_paper"] == 28.14   # printed (the mean is 28.135)
+    cells = {("Set14", "psnr"): 28.58, ("B100", "psnr"): 27.57, ("Urban100", "psnr"): 26.04,
+             ("Manga109", "psnr"): 30.35}
+    assert _with_derived(spec, cells)[("Avg", "psnr")] == pytest.approx(28.135)
+    del cells[("Manga109", "psnr")]  # a part missing: no average
+    assert ("Avg", "psnr") not in _with_derived(spec, cells)

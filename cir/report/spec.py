@@ -44,7 +44,9 @@ class TableSpec:
     ``derived`` test sets are the plain mean of others (MCIR's "Avg" columns): ``{"Avg": (sets)}``;
     the paper value is the printed one where the CSV has it, else the mean of the paper's cells.
     ``merge_models``: one row may be measured by several models whose test sets do not overlap
-    (IDT trains one model per rain set; FFA-Net one per RESIDE training set).
+    (IDT trains one model per rain set; FFA-Net one per RESIDE training set). ``set_names``: the
+    data set a paper column is measured on, where its registry name differs (``B100`` is
+    ``BSD100``).
     """
 
     id: str
@@ -59,6 +61,8 @@ class TableSpec:
     notes: tuple[str, ...] = ()
     derived: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     merge_models: bool = False
+    # paper column -> the data set's name in the registry, where they differ (GoPro -> GoPro_test)
+    set_names: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"table spec {self.id!r}"

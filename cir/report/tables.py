@@ -43,7 +43,8 @@ def _spec_from_def(d: dict) -> TableSpec:
                      metrics=tuple(d["metrics"]), notes=tuple(d.get("notes", ())),
                      row_keys=tuple(d.get("row_keys", ("scale", "backbone", "method"))),
                      derived={k: tuple(v) for k, v in (d.get("derived") or {}).items()},
-                     merge_models=bool(d.get("merge_models", False)))
+                     merge_models=bool(d.get("merge_models", False)),
+                     set_names=dict(d.get("set_names") or {}))
 
 
 # Every paper table, defined as data in cir/paper/<paper>/tables.yaml.
@@ -220,7 +221,8 @@ def build_table(
                      for r in paper.to_dict("records") if not pd.isna(r["params_m"])}
                     if "params_m" in paper.columns else {})
 
-    extra_sets = sorted({name for s in ours.values() for name in s["test_sets"]} - set(spec.test_sets))
+    measured_as = {spec.set_names.get(t, t) for t in spec.test_sets}
+    extra_sets = sorted({name for s in ours.values() for name in s["test_sets"]} - measured_as)
     rows = _sort_rows(spec, set(paper_values) | set(ours), list(paper_values))
 
     records = []
@@ -239,8 +241,8 @@ def build_table(
                 rec["status"] = STATUS_NOT_BUILT if not_built else STATUS_NOT_RUN
         rec["preset"] = preset if summary is not None else ""
         results = summary["test_sets"] if summary is not None else {}
-        ours_cells = _with_derived(spec, {(t, m): _ours(results, t, m) for t in spec.test_sets for m in spec.metrics
-                                          if t not in spec.derived})
+        ours_cells = _with_derived(spec, {(t, m): _ours(results, spec.set_names.get(t, t), m)
+                                          for t in spec.test_sets for m in spec.metrics if t not in spec.derived})
         for test_set in spec.test_sets:
             for metric in spec.metrics:
                 p = cells.get((test_set, metric), math.nan)
