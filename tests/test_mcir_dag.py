@@ -31,7 +31,7 @@ def test_demo_prints_every_mcir_table_and_its_trainings(tmp_path):
     trained = {o for o in outs if o.startswith("runs/demo/") and o.endswith("/model.pt")}
     expected = {f"runs/demo/x4/{b}/{e}/model.pt" for b in ("edsr", "swinir_light", "swinir_m") for e in ("baseline", "spn")}
     expected |= {f"runs/demo/{t}/{b}/{e}/model.pt" for t, b in (("derain", "idt"), ("dehaze", "ffanet"),
-                                                                  ("dehaze", "dehazeformer_t"), ("deblur", "nafnet"))
+                                                                  ("dehaze", "dehazeformer_t"), ("deblur", "nafnet_w32"))
                  for e in ("baseline", "spn")}
     expected |= {f"runs/demo/x4/swinir_light/{e}/model.pt" for e in ("spn_neg_random", "spn_neg_pretrained")}
     expected |= {f"runs/demo/dehaze/ffanet/spn_s{s}/model.pt" for s in (100, 500, 1000, 2000)}
