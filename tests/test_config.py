@@ -146,10 +146,10 @@ def test_paper_dry_run_lists_the_full_dag():
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     counts = job_counts(out)
-    assert counts["download_dataset"] == 5          # DIV2K + Set5, Set14, BSD100, Urban100
+    assert counts["download_dataset"] == 6          # DIV2K + Set5, Set14, BSD100, Urban100, Manga109 (MCIR Table 1)
     assert counts["download_asset"] == 7            # official SwinIR and RCAN x2/x3/x4 + DCKD's VQGAN
     assert counts["import_teacher"] == 6
-    assert counts["prepare_sr"] == 15
+    assert counts["prepare_sr"] == 18
     # Scratch, Logits, FAKD, MiPKD, DCKD x 2 backbones x 3 scales, + DCKD* at x4 only
     assert counts["train_student"] == 32
     assert counts["evaluate"] == 38
