@@ -242,6 +242,15 @@ def buildable(tid):
 
 
 rule mcir_all:
-    """Every MCIR table this preset can build (results/tables/mcir_table1.csv ... mcir_table9.csv)."""
+    """Every MCIR table this preset can build (results/tables/mcir_table1.csv ... mcir_table9.csv),
+    indexed in results/tables/mcir_all.md."""
     input:
         [f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("mcir_") and buildable(tid)],
+    output:
+        f"{RESULTS}/tables/mcir_all.md",
+    log:
+        f"logs/{P}/report/mcir_all.log",
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/index_tables.py --title 'MCIR tables (preset {P})' --tables {input} "
+        "--out {output} > {log} 2>&1"
