@@ -209,7 +209,18 @@ def task_data(preset: dict, task: str) -> dict:
     (``data.per_task.<task>``, else the preset's ``data.train``/``data.test``)."""
     d = preset["data"]
     own = d.get("per_task", {}).get(task)
-    return copy.deepcopy(own) if own else {"train": list(d["train"]), "test": list(d["test"])}
+    if own:
+        return {"train": list(own["train"]), "test": list(own["test"])}
+    return {"train": list(d["train"]), "test": list(d["test"])}
+
+
+def task_convention(preset: dict, task: str) -> str:
+    """The metric convention of ``task``'s runs in ``preset``: ``data.per_task.<task>.convention``,
+    else the task kind's (:attr:`cir.tasks.Task.default_convention`)."""
+    from cir.tasks import parse_task
+
+    own = preset["data"].get("per_task", {}).get(task, {})
+    return own.get("convention") or parse_task(task).default_convention
 
 
 def backbone_arch(preset: dict, backbone: str) -> str:
@@ -233,10 +244,15 @@ def valid_data_sets(source: str, task: str) -> tuple[str, ...]:
 def _check_data(pname: str, preset: dict, problems: list[str]) -> None:
     at = f"presets.{pname}.data"
     source = preset["data"]["source"]
-    for task in preset["data"].get("per_task", {}):
+    from cir.tasks import CONVENTION_NAMES
+
+    for task, entry in preset["data"].get("per_task", {}).items():
         if task not in preset["tasks"]:
             problems.append(f"{at}.per_task.{task}: {task!r} is not one of the preset's tasks "
                             f"({', '.join(preset['tasks'])})")
+        if "convention" in entry and entry["convention"] not in CONVENTION_NAMES:
+            problems.append(f"{at}.per_task.{task}.convention: {entry['convention']!r} is not allowed; "
+                            f"allowed values: {', '.join(CONVENTION_NAMES)}")
     seen = set()
     for task in preset["tasks"]:
         sets = task_data(preset, task)

@@ -98,7 +98,7 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
                  "lr_patch": train["lr_patch"], "augment": train["augment"],
                  "patch_schedule": copy.deepcopy(train.get("patch_schedule")),
                  "pad_small": bool(train.get("pad_small", False))},
-        "convention": exp.get("convention", t.default_convention),
+        "convention": exp.get("convention", cfgmod.task_convention(preset, t.name)),
         "encoder_init": preset["encoder_init"],
         "train": {
             "iterations": train["teacher_iterations"] if role == "teacher" else train["student_iterations"],

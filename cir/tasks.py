@@ -9,7 +9,7 @@ of every path (``runs/<preset>/<task>/...``).
 A scale-1 task may carry a *variant* tag, ``<task>_<tag>`` (``dehaze_its``, ``derain_rain200h``):
 the same restoration trained on another data set (MCIR trains FFA-Net once on RESIDE ITS and
 once on RESIDE-6K, IDT once per rain set). The variant is a task of its own (own runs, own
-``data.per_task`` entry) with the kind's convention and degradation.
+``data.per_task`` entry, which may name another metric convention) with the kind's degradation.
 
 Adding a task is one entry in :data:`RESTORATION_TASKS` (its convention and synthetic degradation),
 the degradation in :mod:`cir.data.synthetic` and, for the paper presets, its data sets in
@@ -43,11 +43,12 @@ class RestorationTask:
 RESTORATION_TASKS: dict[str, RestorationTask] = {
     "deblur": RestorationTask("deblur_rgb", "blur"),      # DCKD Table 3: PSNR/SSIM on RGB
     "derain": RestorationTask("derain_y", "rain"),        # DCKD Table 4: Y of YCbCr
-    "dehaze": RestorationTask("deblur_rgb", "haze"),      # RGB, no border (MCIR, Uni-Removal)
+    "dehaze": RestorationTask("dehaze_rgb", "haze"),      # DehazeFormer's RGB PSNR/pooled SSIM (MCIR)
     "denoise": RestorationTask("deblur_rgb", "noise"),    # RGB, no border (DRCNet SIDD)
 }
 # metric conventions of cir.eval.metrics.CONVENTIONS (a test keeps the two lists equal)
-CONVENTION_NAMES = ("dckd_sr", "deblur_rgb", "derain_y", "criacl_realsr", "uniremoval_real")
+CONVENTION_NAMES = ("dckd_sr", "deblur_rgb", "derain_y", "derain_y_matlab", "dehaze_rgb", "criacl_realsr",
+                    "uniremoval_real")
 _KINDS = "|".join(RESTORATION_TASKS)
 TASK_PATTERN = rf"x[2-8]|(?:{_KINDS})(?:_[a-z0-9]+)?"
 _VARIANT = re.compile(rf"^({_KINDS})(?:_([a-z0-9]+))?$")

@@ -8,7 +8,9 @@ def table_runs(tid):
     """(task, backbone, experiment) of every cell group of table ``tid``. A table whose rows come
     from the preset (Table 2) runs the preset's experiments at the preset's tasks and backbones;
     the others (Tables 3-4, the ablations) run their own rows at their own tasks and backbones in
-    any preset that has those tasks and backbones. Reference rows (published models) are never run."""
+    any preset that has those tasks and backbones. Reference rows (published models) are never run;
+    ``official_rows`` (a backbone's own published weights, imported and evaluated) are built in
+    presets that import official weights (teacher_init: official)."""
     d = table_def(tid)
     if d.get("rows_from_preset"):
         tasks = [t for t in TASKS if t in d["tasks"]]
@@ -24,9 +26,24 @@ def table_runs(tid):
             raise WorkflowError(f"{tid} needs task(s)/backbone(s) {missing}, which preset {P!r} does not have "
                                 f"(its tasks: {TASKS}; backbones: {PRESET['backbones']}); pick a preset that "
                                 "has them, e.g. --config preset=demo")
+    if PRESET["teacher_init"] == "official":  # the published models, imported and evaluated (MCIR)
+        rows += [e for e in d.get("official_rows", {}) if e not in rows]
     only = d.get("backbone_tasks", {})
+    official = d.get("official_rows", {})
     return [(t, b, e) for t in tasks for b in backbones for e in rows
-            if runs_at(e, t) and t in only.get(b, [t])]
+            if runs_at(e, t) and t in only.get(b, [t]) and (e not in official or has_official_weights(b, t))]
+
+
+def has_official_weights(backbone, task):
+    """Whether a published weight file of ``backbone`` on ``task`` is in the registry."""
+    from cir.data.registry import official_teacher_asset
+    from cir.errors import UnknownNameError
+
+    try:
+        official_teacher_asset(backbone, task, backbone_arch(PRESET, backbone))
+    except UnknownNameError:
+        return False
+    return True
 
 
 TABLE_IDS = list(cir_table_defs())

@@ -6,7 +6,7 @@
 def official_asset(wc):
     from cir.data.registry import official_teacher_asset
 
-    return official_teacher_asset(wc.backbone, wc.task)
+    return official_teacher_asset(wc.backbone, wc.task, backbone_arch(PRESET, wc.backbone))
 
 
 if PRESET["teacher_init"] == "pretrain":

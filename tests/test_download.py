@@ -350,7 +350,8 @@ def test_registry_entries_are_well_formed():
     for e in entries:
         s = e.source
         where = f"{e.name}: "
-        assert s.urls and all(u.startswith("https://") for u in s.urls), where + "urls"
+        assert s.urls or s.manual, where + "urls, or instructions for a file only a person can fetch"
+        assert all(u.startswith("https://") for u in s.urls), where + "urls"
         assert s.filename and "/" not in s.filename, where + "filename"
         assert s.hash_algo in HASH_ALGOS, where + "hash_algo"
         if s.checksum is None:
@@ -367,8 +368,9 @@ def test_registry_entries_are_well_formed():
             if e.kind == "teacher":
                 task = parse_task(e.task)  # SR factor or scale-1 restoration task
                 assert e.scale == task.scale, where + "scale and task agree"
-                assert e.backbone in ("swinir", "rcan", "restormer", "nafnet")
-                assert e.name.endswith((".pth", ".pt")), where + "weight loaders pick the reader by extension"
+                assert e.backbone in ("swinir", "rcan", "restormer", "nafnet", "edsr", "swinir_light", "ffanet",
+                                      "dehazeformer_t", "dehazeformer_s", "dehazeformer_b", "idt")
+                assert e.name.endswith((".pth", ".pt", ".pk")), where + "weight loaders pick the reader by extension"
             else:
                 assert e.scale is None and e.task is None
             assert (e.archive is None) == (e.member_glob is None), where + "archive and member go together"
@@ -385,8 +387,18 @@ def test_registry_entries_are_well_formed():
     assert registry.official_teacher_asset("restormer", "deblur") == "motion_deblurring.pth"
     assert registry.official_teacher_asset("restormer", "derain") == "deraining.pth"
     assert registry.official_teacher_asset("nafnet", "deblur") == "NAFNet-GoPro-width32.pth"
-    with pytest.raises(LookupError, match=r"unknown released teacher 'edsr x4'; valid released teachers: nafnet deblur"):
-        registry.official_teacher_asset("edsr", "x4")
+    # MCIR's baselines: a backbone's own entry, else its architecture's (SwinIR-M, NAFNet-width32)
+    assert registry.official_teacher_asset("edsr", "x4", "edsr") == "edsr_baseline_x4-6b446fab.pt"
+    assert registry.official_teacher_asset("swinir_light", "x4", "swinir") == "002_lightweightSR_DIV2K_s64w8_SwinIR-S_x4.pth"
+    assert registry.official_teacher_asset("swinir_m", "x4", "swinir") == "001_classicalSR_DIV2K_s48w8_SwinIR-M_x4.pth"
+    assert registry.official_teacher_asset("nafnet_w32", "deblur", "nafnet") == "NAFNet-GoPro-width32.pth"
+    assert registry.official_teacher_asset("dehazeformer_s", "dehaze_6k", "dehazeformer") == "dehazeformer-s_reside6k.pth"
+    assert registry.official_teacher_asset("idt", "derain_spa", "idt") == "IDT_SPA-Data.pth"
+    assert registry.official_teacher_asset("ffanet", "dehaze_its", "ffanet") == "its_train_ffa_3_19.pk"
+    with pytest.raises(LookupError, match=r"unknown released teacher 'ffanet dehaze_6k'"):
+        registry.official_teacher_asset("ffanet", "dehaze_6k", "ffanet")   # none published
+    with pytest.raises(LookupError, match=r"unknown released teacher 'edsr x3'; valid released teachers: "):
+        registry.official_teacher_asset("edsr", "x3")
     with pytest.raises(LookupError, match=r"unknown released teacher 'nafnet derain'"):
         registry.official_teacher_asset("nafnet", "derain")
 
@@ -454,3 +466,16 @@ def test_cli_process_failures_exit_nonzero(tmp_path):
     assert "dvc add data/downloads/DIV2K_valid_HR.zip" in res.stderr
     assert "snakemake --cores 1 data/DIV2K_valid_HR" in res.stderr
     assert not (tmp_path / "data" / "DIV2K_valid_HR").exists()
+
+
+def test_a_weight_file_whose_name_carries_a_wrong_hash_prefix_is_refused(tmp_path):
+    """EDSR's (and torchvision's) file names carry the first hex digits of their sha256; a cached
+    file that does not hash to them is refused, naming it."""
+    from cir.errors import CirError
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "edsr_baseline_x4-6b446fab.pt").write_bytes(b"not the EDSR weights")
+    with pytest.raises(CirError, match=r"edsr_baseline_x4-6b446fab.pt: sha256 [0-9a-f]{64} does not start with 6b446fab"):
+        ensure_asset("edsr_baseline_x4-6b446fab.pt", tmp_path / "out.pt", cache, offline=True)
+    assert not (tmp_path / "out.pt").exists()

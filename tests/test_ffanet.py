@@ -154,3 +154,25 @@ def test_bad_parameters():
     with pytest.raises(CirError, match="input_norm must be true or false"):
         build_ffanet(1, input_norm="yes", **TINY)
     assert isinstance(build_ffanet(1, **TINY), FFANet)
+
+
+def test_official_pk_with_numpy_scalars_loads_from_file(tmp_path):
+    """FFA-Net's train.py saves its best PSNR/SSIM (numpy floats) beside the weights: the file loads
+    under weights_only with numpy scalars allowed, and nothing else is."""
+    import numpy as np
+
+    from cir.models.registry import load_model_file
+
+    src = randomise(build_ffanet(1, **TINY))
+    pk = {"step": 5000, "max_psnr": np.float64(36.0), "max_ssim": np.float32(0.98),
+          "psnrs": [np.float64(1.0)], "model": {"module." + k: v for k, v in src.state_dict().items()}}
+    path = tmp_path / "its_train_ffa_3_19.pk"
+    torch.save(pk, path)
+    model = load_model_file(path, expect_arch="ffanet", expect_scale=1, params=TINY)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in src.state_dict().items())
+
+    from argparse import Namespace  # any other object stays refused
+
+    torch.save({"model": src.state_dict(), "extra": Namespace(lr=1)}, tmp_path / "bad.pk")
+    with pytest.raises(CirError, match="cannot read weight file .*bad.pk"):
+        load_model_file(tmp_path / "bad.pk", expect_arch="ffanet", expect_scale=1, params=TINY)

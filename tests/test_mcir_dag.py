@@ -83,6 +83,25 @@ def test_paper_preset_prints_the_mcir_dag_with_its_data_and_recipes(tmp_path):
         for exp in ("baseline", "spn"):
             assert f"runs/paper/{task}/{backbone}/{exp}/model.pt" in outs, (task, backbone, exp)
     assert "runs/paper/x2/swinir_light/spn/model.pt" not in outs   # Table 1 has SwinIR-light at x4 only
+    # the baseline rows' published models, imported and evaluated beside the paper's numbers
+    official = {("x2", "edsr", "edsr_baseline_x2-1bc95232.pt"), ("x4", "edsr", "edsr_baseline_x4-6b446fab.pt"),
+                ("x4", "swinir_light", "002_lightweightSR_DIV2K_s64w8_SwinIR-S_x4.pth"),
+                ("x4", "swinir_m", "001_classicalSR_DIV2K_s48w8_SwinIR-M_x4.pth"),
+                ("dehaze_its", "ffanet", "its_train_ffa_3_19.pk"),
+                ("deblur", "nafnet_w32", "NAFNet-GoPro-width32.pth"),
+                *((t, f"dehazeformer_{v}", f"dehazeformer-{v}_{f}.pth") for v in "tsb"
+                  for t, f in (("dehaze_its", "indoor"), ("dehaze_6k", "reside6k"))),
+                *((f"derain_{t}", "idt", f"IDT_{n}.pth") for t, n in (("rain200l", "Rain200L"), ("rain200h", "Rain200H"),
+                                                                     ("did", "DID-Data"), ("ddn", "DDN-Data"),
+                                                                     ("spa", "SPA-Data")))}
+    imported = {o for o in outs if "/official/" in o and o.endswith("/model.pt")}
+    assert imported == {f"runs/paper/{t}/{b}/official/model.pt" for t, b, _ in official}
+    for task, backbone, weights in official:
+        assert f"data/weights/{weights}" in outs
+        assert f"results/paper/eval/{task}/{backbone}/official/summary.json" in outs
+    # FFA-Net has no published RESIDE-6K model: no such row
+    assert "runs/paper/dehaze_6k/ffanet/official/model.pt" not in outs
+    assert "import_teacher" in dry
 
 
 def test_paper_preset_holds_each_backbones_original_recipe():
@@ -101,6 +120,10 @@ def test_paper_preset_holds_each_backbones_original_recipe():
     assert dt["train"]["batch_size"] == 32 and dt["train"]["optimizer"]["lr"] == 4e-4
     naf = spec_mod.job_spec(cfg, "paper", "deblur", "nafnet_w32", "spn")
     assert naf["model"]["params"]["width"] == 32 and naf["train"]["rec_loss"] == "psnr"
+    assert idt["convention"] == "derain_y_matlab"   # IDT's evaluaterain.m: rounded Y
+    assert dt["convention"] == "dehaze_rgb"         # DehazeFormer's test
+    assert spec_mod.job_spec(cfg, "paper", "derain", "restormer", "teacher")["convention"] == "derain_y"  # DCKD's
+    assert spec_mod.job_spec(cfg, "paper", "x4", "edsr", "official")["role"] == "teacher"
     ffa = spec_mod.job_spec(cfg, "paper", "dehaze_its", "ffanet", "spn_code")
     assert ffa["options"]["lambda_neg"] == 1e-3 and ffa["options"]["steps"] == [100, 200, 500, 1000]
     assert ffa["train"]["iterations"] == 500_000 and ffa["data"]["lr_patch"] == 240

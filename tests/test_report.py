@@ -127,6 +127,7 @@ def test_diff_is_ours_minus_paper_and_columns() -> None:
         *metric_cols,
         "parameters_ours",
         "stand_ins",
+        "metric_convention",
     ]
 
 
@@ -371,3 +372,26 @@ def test_a_derived_set_missing_from_the_paper_csv_is_the_mean_of_its_cells() -> 
     assert _with_derived(spec, cells)[("Avg", "psnr")] == pytest.approx(28.135)
     del cells[("Manga109", "psnr")]  # a part missing: no average
     assert ("Avg", "psnr") not in _with_derived(spec, cells)
+
+
+def test_imported_published_model_is_compared_with_the_papers_baseline_row(tmp_path: Path) -> None:
+    """MCIR's baseline numbers are the published models': the imported model's row (``official``)
+    carries the baseline's printed numbers in its paper columns, and the diff proves (or not)
+    that our evaluation reproduces them. The convention of every measured row is recorded."""
+    spec = get_table_spec("mcir_table1")
+    imported = summary("official", scale=4, backbone="edsr", preset="paper",
+                       test_sets={"Set14": {"n_images": 14, "psnr": 28.57, "ssim": 0.7812}})
+    imported["metric_convention"] = "dckd_sr: PSNR on Y, crop border 4"
+    df = build_table(spec, [imported], "paper")
+    r = row(df, 4, "edsr", "official")
+    assert r["status"] == "ours" and r["Set14_psnr_paper"] == 28.58 and r["Avg_psnr_paper"] == 28.14
+    assert r["Set14_psnr_diff"] == pytest.approx(-0.01)
+    assert r["metric_convention"] == "dckd_sr: PSNR on Y, crop border 4"
+    assert row(df, 4, "edsr", "baseline")["metric_convention"] == ""
+    # printed before the rows trained here, under its display name, with the convention listed
+    methods = list(df[(df.scale == 4) & (df.backbone == "edsr")].method)
+    assert methods.index("official") < methods.index("baseline")
+    write_table(df, tmp_path / "t.csv", tmp_path / "t.md", title="t")
+    md = (tmp_path / "t.md").read_text()
+    assert "Published (imported)" in md and "## How our numbers are measured" in md
+    assert "- dckd_sr: PSNR on Y, crop border 4" in md

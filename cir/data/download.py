@@ -968,6 +968,10 @@ def ensure_asset(
     src = ensure_source(entry.source, cache_dir, what=f"asset {name!r}", target=out_file,
                         offline=offline, urls=urls, **fetch_kwargs)
     if entry.archive is None:
+        # torch.hub-style names carry the first hex digits of the file's sha256 (EDSR, torchvision)
+        from cir.eval.assets import verify_name_hash_prefix
+
+        verify_name_hash_prefix(src)
         if src.resolve() != out_file.resolve():
             with atomic_path(out_file) as tmp:
                 shutil.copyfile(src, tmp)

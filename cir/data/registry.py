@@ -696,6 +696,93 @@ NAFNET_GOPRO_WIDTH32 = Source(
 )
 
 
+# --- MCIR's baselines: the published models of its backbones (MCIR Tables 1-4, "official" rows)
+
+_EDSR_MODELS = "https://cv.snu.ac.kr/research/EDSR/models/"
+
+
+def _edsr_baseline(scale: int, prefix: str) -> AssetEntry:
+    # sanghyun-son/EDSR-PyTorch src/model/edsr.py `url` table: r16f64x<scale>; torch.hub names the
+    # file after the first 8 hex digits of its sha256 (checked after download, see verify_name_hash_prefix)
+    filename = f"edsr_baseline_x{scale}-{prefix}.pt"
+    return AssetEntry(
+        name=filename,
+        source=Source(filename=filename, urls=(_EDSR_MODELS + filename,), checksum=None,
+                      checksum_note=(f"The EDSR authors publish only the sha256 prefix {prefix} (in the file "
+                                     "name, checked after download); pin the full sha256 printed on first "
+                                     "download.")),
+        backbone="edsr",
+        scale=scale,
+        task=f"x{scale}",
+        description=f"EDSR baseline (16 blocks x 64 channels) x{scale}, authors' checkpoint (MCIR's EDSR-light)",
+    )
+
+
+_DEHAZEFORMER_MODELS = ("the DehazeFormer authors' pretrained models (github.com/IDKiro/DehazeFormer README, "
+                        "'Download the pretrained models': Google Drive or BaiduPan)")
+
+
+def _dehazeformer(variant: str, folder: str, task: str, train_set: str) -> AssetEntry:
+    filename = f"dehazeformer-{variant}_{folder}.pth"
+    return AssetEntry(
+        name=filename,
+        source=_manual(filename, (f"Download save_models/{folder}/dehazeformer-{variant}.pth from "
+                                  f"{_DEHAZEFORMER_MODELS} and save it as {filename}."),
+                       "The DehazeFormer models are shared in a cloud-drive folder.", packed_by_hand=False),
+        backbone=f"dehazeformer_{variant}",
+        scale=1,
+        task=task,
+        description=(f"DehazeFormer-{variant.upper()} trained on {train_set}, authors' checkpoint "
+                     "({'state_dict'} with DataParallel's 'module.' prefix)"),
+    )
+
+
+def _idt(set_name: str, task: str) -> AssetEntry:
+    filename = f"IDT_{set_name}.pth"
+    return AssetEntry(
+        name=filename,
+        source=_manual(filename, ("Download the IDT model trained on " + set_name + " from the IDT authors' "
+                                  "Google Drive folder https://drive.google.com/drive/folders/"
+                                  "1PrEwOyFPciWKHC_UFe5ZE7x9JqfUkUMP (github.com/jiexiaou/IDT README, "
+                                  f"'Pretrained Model') and save it as {filename}."),
+                       "The IDT models are shared in a cloud-drive folder.", packed_by_hand=False),
+        backbone="idt",
+        scale=1,
+        task=task,
+        description=f"IDT (embed 32, 128-pixel input) trained on {set_name}, authors' checkpoint (plain state dict)",
+    )
+
+
+MCIR_BASELINES: tuple[AssetEntry, ...] = (
+    _edsr_baseline(2, "1bc95232"),
+    _edsr_baseline(4, "6b446fab"),
+    AssetEntry(
+        name="002_lightweightSR_DIV2K_s64w8_SwinIR-S_x4.pth",
+        source=Source(filename="002_lightweightSR_DIV2K_s64w8_SwinIR-S_x4.pth",
+                      urls=(_SWINIR + "002_lightweightSR_DIV2K_s64w8_SwinIR-S_x4.pth",), checksum=None,
+                      checksum_note=("The SwinIR authors publish no checksum; one third-party installer lists "
+                                     "17225941 bytes for this file. Pin the sha256 printed on first download.")),
+        backbone="swinir_light", scale=4, task="x4",
+        description="SwinIR-S (lightweight: 60 channels, 4 RSTB x 6, pixelshuffledirect) x4, DIV2K; authors' release v0.0",
+    ),
+    AssetEntry(
+        name="its_train_ffa_3_19.pk",
+        source=_manual("its_train_ffa_3_19.pk",
+                       ("Download trained_models/its_train_ffa_3_19.pk from the FFA-Net authors' Google Drive "
+                        "folder https://drive.google.com/drive/folders/19_lSUPrpLDZl9AyewhHBsHidZEpTMIV5 "
+                        "(github.com/zhilin007/FFA-Net README; also on BaiduPan) and save it under that name."),
+                       "The FFA-Net models are shared in a cloud-drive folder.", packed_by_hand=False),
+        backbone="ffanet", scale=1, task="dehaze_its",
+        description="FFA-Net (3 groups x 19 blocks) trained on RESIDE ITS, authors' checkpoint (dict with 'model')",
+    ),
+    *(_dehazeformer(v, "indoor", "dehaze_its", "RESIDE ITS") for v in "tsb"),
+    *(_dehazeformer(v, "reside6k", "dehaze_6k", "RESIDE-6K") for v in "tsb"),
+    *(_idt(name, task) for name, task in (("Rain200L", "derain_rain200l"), ("Rain200H", "derain_rain200h"),
+                                          ("DID-Data", "derain_did"), ("DDN-Data", "derain_ddn"),
+                                          ("SPA-Data", "derain_spa"))),
+)
+
+
 # pyiqa 0.1.16 downloads its weight files from this Hugging Face repository
 # (pyiqa.archs.arch_util.get_url_from_name); its GitHub release v0.1-weights is the older home.
 _PYIQA_HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
@@ -804,6 +891,7 @@ ASSETS: dict[str, AssetEntry] = {
             backbone="vgg19", scale=None, kind="encoder",
             description="torchvision VGG19 IMAGENET1K_V1 (DRCNet/AECR-Net CR, Cria-CL perceptual loss)",
         ),
+        *MCIR_BASELINES,
         # --- image-quality metrics (kind "metric"): the files pyiqa 0.1.16 and torchvision would
         # download at run time. cir/eval/assets.py places them where both read them
         # ($TORCH_HOME/hub/pyiqa, $TORCH_HOME/hub/checkpoints) so that neither ever downloads.
@@ -889,14 +977,17 @@ def get_any_dataset(name: str) -> DatasetEntry | PairedDatasetEntry:
     return _lookup({**DATASETS, **PAIRED_DATASETS}, "data set", name)
 
 
-def official_teacher_asset(backbone: str, task: str) -> str:
-    """Name of the released teacher weight file for ``backbone`` on ``task``.
+def official_teacher_asset(backbone: str, task: str, arch: str | None = None) -> str:
+    """Name of the released weight file for ``backbone`` on ``task``: the entry of the backbone
+    itself, else the one of its architecture ``arch`` (``swinir_m`` -> SwinIR-M's ``swinir``).
 
     ``task`` is a cir task name: ``x2`` ... ``x8`` (super-resolution) or a scale-1 restoration
-    task (``deblur``, ``derain``, ...).
+    task (``deblur``, ``derain``, ``dehaze_its``, ...).
     """
     teachers = {f"{e.backbone} {e.task}": e.name for e in ASSETS.values() if e.kind == "teacher"}
     key = f"{backbone} {task}"
+    if key not in teachers and arch:
+        key = f"{arch} {task}" if f"{arch} {task}" in teachers else key
     if key not in teachers:
         raise UnknownNameError("released teacher", key, teachers)
     return teachers[key]

@@ -33,6 +33,7 @@ from cir.eval.metrics import (
     describe_specs,
     metric_convention,
     metric_weights,
+    rounds_output,
     sr_metric_specs,
     unavailable_value,
 )
@@ -45,6 +46,12 @@ def quantize(sr: torch.Tensor) -> torch.Tensor:
     """Round an output in ``[0, 1]`` to uint8 levels (half away from zero), as saving it as PNG
     and reading it back would; float64 so the levels are exact."""
     return torch.floor(sr.to(torch.float64).clamp(0.0, 1.0) * 255.0 + 0.5) / 255.0
+
+
+def scored_output(sr: torch.Tensor, round_output: bool = True) -> torch.Tensor:
+    """What the metrics see of a network output: the saved image (:func:`quantize`), or the
+    float output clamped to ``[0, 1]`` (conventions that score the tensor, e.g. ``dehaze_rgb``)."""
+    return quantize(sr) if round_output else sr.to(torch.float64).clamp(0.0, 1.0)
 
 
 def _hr_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -80,11 +87,12 @@ def _one_line(exc: BaseException) -> str:
 def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale: int,
              device: str | torch.device, out_dir: str | os.PathLike, *, tile: int | None = None,
              save_images: bool = False, overlap: int = DEFAULT_OVERLAP,
-             metrics: Sequence[MetricSpec] | None = None) -> dict[str, dict]:
+             metrics: Sequence[MetricSpec] | None = None, round_output: bool = True) -> dict[str, dict]:
     """Run ``model`` once on every full LR image of each test set and score the outputs.
 
     ``test_sets`` maps a test-set name to a pair directory (``LR/`` and ``HR/``). Outputs are
-    rounded to uint8 levels before scoring with ``metrics`` (default :func:`sr_metric_specs`:
+    rounded to uint8 levels (``round_output=False``: clamped only) before scoring with ``metrics``
+    (default :func:`sr_metric_specs`:
     PSNR-Y and SSIM-Y, crop border = ``scale``). Writes ``{out_dir}/{name}.csv`` (columns image and
     one per metric) per test set and, with ``save_images``, ``{out_dir}/{name}/{image}.png``.
     ``tile``/``overlap`` (LR pixels) bound the memory of inference, see
@@ -127,7 +135,7 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
             sr = restore(model, lr, scale=scale, tile=tile, overlap=overlap)
             synchronize(device)
             infer_sec += time.perf_counter() - t0
-            sr = quantize(sr)
+            sr = scored_output(sr, round_output)
             row: dict = {"image": pair.name}
             for metric_name, metric in built.items():
                 if isinstance(metric, UnavailableMetric):
@@ -231,8 +239,11 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
         description += f"; NAFNet test-time local statistics (TLC, training patch {int(tlc)})"
     stand_ins = checkpoint_stand_ins(model_file)
     summary_path = Path(summary_path)
+    round_output = rounds_output(convention if metrics is None else None)
+    if not round_output:
+        description += "; outputs scored unrounded (clamped to [0, 1])"
     results = evaluate(model, test_sets, scale, dev, summary_path.parent, tile=tile,
-                       save_images=save_images, metrics=specs)
+                       save_images=save_images, metrics=specs, round_output=round_output)
     summary = {
         "preset": preset,
         "scale": scale,

@@ -140,6 +140,12 @@ class MetricSpec:
     name: str
     y_channel: bool | None = None
     crop_border: int = 0  # pixels dropped on every side before scoring
+    # PSNR/SSIM on Y only: Y rounded to integer levels, as MATLAB's rgb2ycbcr returns it for a
+    # uint8 image (IDT's evaluaterain.m), instead of the real-valued Y of BasicSR
+    y_rounded: bool = False
+    # SSIM only: Zhou Wang's downsampling before scoring, as DehazeFormer's test does it: adaptive
+    # average pooling by the factor max(1, round(min(H, W) / pool_to)); 0 = none
+    pool_to: int = 0
 
     def __post_init__(self) -> None:
         if self.name not in METRICS:
@@ -158,6 +164,15 @@ class MetricSpec:
             object.__setattr__(self, "y_channel", False)
         if not isinstance(self.y_channel, bool):
             raise ConfigError(f"metric.y_channel: expected true or false, got {self.y_channel!r}")
+        if not isinstance(self.y_rounded, bool):
+            raise ConfigError(f"metric.y_rounded: expected true or false, got {self.y_rounded!r}")
+        if self.y_rounded and not (colour == "y_or_rgb" and self.y_channel):
+            raise ConfigError(f"metric.y_rounded: rounds the luma of psnr and ssim on Y; {self.name} "
+                              f"{'is scored on RGB (y_channel false)' if colour == 'y_or_rgb' else 'has no luma option'}")
+        if not isinstance(self.pool_to, int) or isinstance(self.pool_to, bool) or self.pool_to < 0:
+            raise ConfigError(f"metric.pool_to: expected an integer >= 0, got {self.pool_to!r}")
+        if self.pool_to and self.name != "ssim":
+            raise ConfigError(f"metric.pool_to: the downsampling before scoring applies to ssim only, not {self.name}")
 
     @property
     def full_reference(self) -> bool:
@@ -167,24 +182,35 @@ class MetricSpec:
         info = METRICS[self.name]
         if info.colour == "y_or_rgb":
             colour = "Y (BT.601 studio range)" if self.y_channel else "RGB"
+            if self.y_rounded:
+                colour = "Y (BT.601 studio range, rounded to levels as MATLAB rgb2ycbcr)"
         else:
             colour = "RGB" if info.colour == "rgb" else "MATLAB rgb2gray"
-        return f"{self.name.upper()} on {colour}, crop border {self.crop_border}"
+        pooled = (f", after average pooling by max(1, round(min(H, W) / {self.pool_to}))"
+                  if self.pool_to else "")
+        return f"{self.name.upper()} on {colour}, crop border {self.crop_border}{pooled}"
 
 
 # --- conventions: how table T computes metric M -------------------------------------------
 
 @dataclass(frozen=True)
 class Convention:
-    """The metric list of a family of paper tables. ``crop = "scale"`` means crop_border = SR scale."""
+    """The metric list of a family of paper tables. ``crop = "scale"`` means crop_border = SR scale.
+
+    A metric is ``(metric, y_channel, crop border)`` or ``(..., {other MetricSpec fields})``.
+    ``round_output``: the network output is rounded to uint8 levels before scoring, as saving it as
+    PNG does (most papers score saved images); false scores the float output clamped to [0, 1]
+    (DehazeFormer scores the tensor).
+    """
 
     name: str
-    metrics: tuple[tuple[str, bool | None, int | str], ...]  # (metric, y_channel, crop border)
+    metrics: tuple[tuple, ...]
     description: str
+    round_output: bool = True
 
     @property
     def needs_scale(self) -> bool:
-        return any(crop == "scale" for _, _, crop in self.metrics)
+        return any(m[2] == "scale" for m in self.metrics)
 
 
 CONVENTIONS: dict[str, Convention] = {
@@ -200,6 +226,15 @@ CONVENTIONS: dict[str, Convention] = {
         Convention(
             "derain_y", (("psnr", True, 0), ("ssim", True, 0)),
             "DCKD deraining (Test100, Rain100H/L, Test2800, Test1200): PSNR/SSIM on Y, no crop"),
+        Convention(
+            "derain_y_matlab", (("psnr", True, 0, {"y_rounded": True}), ("ssim", True, 0, {"y_rounded": True})),
+            "IDT's evaluaterain.m (MCIR Table 2): PSNR/SSIM on MATLAB rgb2ycbcr's Y of the saved uint8 "
+            "images, rounded to levels, no crop"),
+        Convention(
+            "dehaze_rgb", (("psnr", False, 0), ("ssim", False, 0, {"pool_to": 256})),
+            "DehazeFormer's test (MCIR Table 3): PSNR on the unrounded RGB output clamped to [0, 1]; "
+            "SSIM on RGB after adaptive average pooling by max(1, round(min(H, W) / 256)) (Zhou Wang's "
+            "downsampling, pytorch-msssim's ssim); no crop", round_output=False),
         Convention(
             "criacl_realsr", (("psnr", True, "scale"), ("ssim", True, "scale"), ("lpips", None, 0),
                               ("niqe", None, 0)),
@@ -222,7 +257,17 @@ def convention_specs(name: str, scale: int | None = None) -> list[MetricSpec]:
     if conv.needs_scale and (scale is None or int(scale) < 1):
         raise ConfigError(f"metric convention {name!r} crops 'scale' border pixels: give the SR scale "
                           f"(`cir metrics --scale N`); got {scale!r}")
-    return [MetricSpec(metric, y, int(scale) if crop == "scale" else int(crop)) for metric, y, crop in conv.metrics]
+    return [MetricSpec(m[0], m[1], int(scale) if m[2] == "scale" else int(m[2]), **(m[3] if len(m) > 3 else {}))
+            for m in conv.metrics]
+
+
+def rounds_output(convention: str | None) -> bool:
+    """Whether ``convention`` scores outputs rounded to uint8 levels (default: yes)."""
+    if convention is None:
+        return True
+    if convention not in CONVENTIONS:
+        raise UnknownNameError("metric convention", convention, CONVENTIONS)
+    return CONVENTIONS[convention].round_output
 
 
 def sr_metric_specs(scale: int) -> list[MetricSpec]:
@@ -368,6 +413,24 @@ def _ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
 
 
+def _luma_levels(x: torch.Tensor, rounded: bool) -> torch.Tensor:
+    """BT.601 studio-range Y on [0, 255] (float64) of an RGB batch in [0, 1]; ``rounded``: to
+    integer levels, half away from zero, as MATLAB's rgb2ycbcr returns it for uint8 images."""
+    from pyiqa.utils.color_util import to_y_channel
+
+    y = to_y_channel(x.to(torch.float64), 1.0, "ycbcr") * 255.0
+    return torch.floor(y + 0.5) if rounded else y
+
+
+def _zhou_wang_pool(x: torch.Tensor, pool_to: int) -> torch.Tensor:
+    """Average pooling by ``max(1, round(min(H, W) / pool_to))`` to ``(int(H / f), int(W / f))``
+    (torch's adaptive pooling), as DehazeFormer's test does before SSIM; float64."""
+    h, w = x.shape[-2:]
+    factor = max(1, round(min(h, w) / pool_to))
+    x = x.to(torch.float64)
+    return x if factor == 1 else F.adaptive_avg_pool2d(x, (int(h / factor), int(w / factor)))
+
+
 class SSIM(Metric):
     """SSIM of images in ``[0, 1]`` (N x 3 x H x W); returns one score per image, float64.
 
@@ -378,23 +441,26 @@ class SSIM(Metric):
 
     name = "ssim"
 
-    def __init__(self, y_channel: bool, crop_border: int, band_rows: int | None = None):
-        super().__init__(MetricSpec("ssim", y_channel, crop_border))
+    def __init__(self, y_channel: bool, crop_border: int, band_rows: int | None = None, *,
+                 y_rounded: bool = False, pool_to: int = 0):
+        super().__init__(MetricSpec("ssim", y_channel, crop_border, y_rounded=y_rounded, pool_to=pool_to))
         self.y_channel = y_channel
+        self.y_rounded = y_rounded
+        self.pool_to = pool_to
         self.crop_border = crop_border
         self.band_rows = _check_band_rows(band_rows)
 
     def _levels(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.float64)
         if self.y_channel:
-            from pyiqa.utils.color_util import to_y_channel
-
-            return to_y_channel(x, 1.0, "ycbcr") * 255.0  # unrounded Y on [0, 255]
+            return _luma_levels(x, self.y_rounded)
         return x * 255.0
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor | None = None) -> torch.Tensor:
         _check_pair(sr, hr, "ssim")
         sr, hr = _crop(sr, self.crop_border), _crop(hr, self.crop_border)  # views, no copies
+        if self.pool_to:
+            sr, hr = _zhou_wang_pool(sr, self.pool_to), _zhou_wang_pool(hr, self.pool_to)
         n, _, h, w = sr.shape
         if min(h, w) < _SSIM_WINDOW:
             raise CirError(f"SSIM needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels after cropping "
@@ -421,9 +487,11 @@ class PSNR(Metric):
 
     name = "psnr"
 
-    def __init__(self, y_channel: bool, crop_border: int, device: torch.device, band_rows: int | None = None):
-        super().__init__(MetricSpec("psnr", y_channel, crop_border))
+    def __init__(self, y_channel: bool, crop_border: int, device: torch.device, band_rows: int | None = None,
+                 *, y_rounded: bool = False):
+        super().__init__(MetricSpec("psnr", y_channel, crop_border, y_rounded=y_rounded))
         self.y_channel = y_channel
+        self.y_rounded = y_rounded
         self.crop_border = crop_border
         self.band_rows = _check_band_rows(band_rows)
         # eps=0: an exact match scores inf, as in BasicSR, instead of a capped value.
@@ -435,9 +503,7 @@ class PSNR(Metric):
         """What pyiqa's psnr compares (data range 1): Y of BT.601 studio range, or RGB."""
         x = x.to(torch.float64)
         if self.y_channel:
-            from pyiqa.utils.color_util import to_y_channel
-
-            return to_y_channel(x, 1.0, "ycbcr")
+            return _luma_levels(x, self.y_rounded) / 255.0
         return x
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor | None = None) -> torch.Tensor:
@@ -446,7 +512,7 @@ class PSNR(Metric):
         n, _, h, w = sr.shape
         channels = 1 if self.y_channel else 3
         rows = self.band_rows or band_rows(n * 3, w)
-        if rows >= h:
+        if rows >= h and not self.y_rounded:  # pyiqa's Y is the real-valued one
             return self.net(sr.to(torch.float64), hr.to(torch.float64)).reshape(-1).to(torch.float64)
         squared = torch.zeros(n, dtype=torch.float64, device=sr.device)
         for top in range(0, h, rows):
@@ -563,9 +629,9 @@ def build_metric(spec: MetricSpec, device: str | torch.device = "cpu") -> Metric
     _pyiqa()  # sets TORCH_HOME first; pyiqa supplies the colour conversion of PSNR/SSIM
     with assets.no_downloads(spec.name):
         if spec.name == "psnr":
-            metric: Metric = PSNR(spec.y_channel, spec.crop_border, device)
+            metric: Metric = PSNR(spec.y_channel, spec.crop_border, device, y_rounded=spec.y_rounded)
         elif spec.name == "ssim":
-            metric = SSIM(spec.y_channel, spec.crop_border)
+            metric = SSIM(spec.y_channel, spec.crop_border, y_rounded=spec.y_rounded, pool_to=spec.pool_to)
         elif spec.name == "lpips":
             metric = LPIPS(spec, device)
         elif spec.name == "niqe":

@@ -72,19 +72,20 @@ def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device
     a convention are left out: validation compares with ground truth."""
     from cir.data.images import to_tensor
     from cir.data.paired import load_pairs
-    from cir.eval.evaluate import quantize
+    from cir.eval.evaluate import scored_output
     from cir.eval.infer import restore
-    from cir.eval.metrics import build_metrics, convention_specs
+    from cir.eval.metrics import build_metrics, convention_specs, rounds_output
 
     pairs = load_pairs(pair_dir, scale)
     specs = [s for s in convention_specs(convention, scale) if s.name in ("psnr", "ssim")]
     metrics = build_metrics(specs, device)
+    round_output = rounds_output(convention)
     tensors = [(to_tensor(p.lr).unsqueeze(0), to_tensor(p.hr).unsqueeze(0)) for p in pairs]
 
     def validate(model: torch.nn.Module) -> dict[str, float]:
         sums = {name: 0.0 for name in metrics}
         for lr, hr in tensors:
-            sr = quantize(restore(model, lr.to(device), scale=scale))
+            sr = scored_output(restore(model, lr.to(device), scale=scale), round_output)
             hr = hr.to(device)
             for name, metric in metrics.items():
                 sums[name] += float(metric(sr, hr)[0])

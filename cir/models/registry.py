@@ -295,10 +295,7 @@ def load_model_file(path: str | Path, *, expect_arch: str | None = None, expect_
     path = Path(path)
     if not path.is_file():
         raise CirError(f"weight file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CirError(f"cannot read weight file {path}: {exc}") from exc
+    obj = _read_weights(path)
     if isinstance(obj, dict) and "model_spec" in obj:
         spec = obj["model_spec"]
         model = build_model(spec["arch"], spec["scale"], **spec["params"])
@@ -314,6 +311,31 @@ def load_model_file(path: str | Path, *, expect_arch: str | None = None, expect_
     if entry is not None and entry.convert is not None:
         return _load_converted(path, obj, entry, expect_scale, dict(params or {}))
     return _load_official(path, expect_arch, expect_scale)
+
+
+def _read_weights(path: Path) -> Any:
+    """``torch.load`` with ``weights_only=True``. Some releases also pickle numpy scalars (FFA-Net's
+    ``.pk`` keeps its best PSNR/SSIM beside the weights): numpy scalar and dtype objects are data,
+    so a second try allows those, and nothing else."""
+    import pickle
+
+    import numpy as np
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "numpy" not in str(exc):
+            raise CirError(f"cannot read weight file {path}: {exc}") from exc
+    except Exception as exc:
+        raise CirError(f"cannot read weight file {path}: {exc}") from exc
+    from numpy._core.multiarray import scalar  # numpy >= 2 (pinned in constraints.txt)
+
+    numpy_data = [np.dtype, scalar, *(getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType"))]
+    try:
+        with torch.serialization.safe_globals(numpy_data):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CirError(f"cannot read weight file {path}: {exc}") from exc
 
 
 def _load_converted(path: Path, obj: Any, entry: Architecture, scale: int | None,

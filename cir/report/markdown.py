@@ -114,6 +114,10 @@ def render_markdown(
         lines += [f"{i}. {_cell(s)}" for i, s in enumerate(stand_ins, start=1)]
     else:
         lines.append("None.")
+    conventions = list(dict.fromkeys(c for c in df.get("metric_convention", pd.Series(dtype=str))
+                                     if not _is_empty(c)))
+    if conventions:
+        lines += ["", "## How our numbers are measured", ""] + [f"- {_cell(c)}" for c in conventions]
     all_notes = [*spec.notes, *notes]
     if all_notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in all_notes]

@@ -46,7 +46,7 @@ class TableSpec:
     ``merge_models``: one row may be measured by several models whose test sets do not overlap
     (IDT trains one model per rain set; FFA-Net one per RESIDE training set). ``set_names``: the
     data set a paper column is measured on, where its registry name differs (``B100`` is
-    ``BSD100``).
+    ``BSD100``). ``paper_rows_of``: rows compared with another method's printed numbers.
     """
 
     id: str
@@ -63,6 +63,9 @@ class TableSpec:
     merge_models: bool = False
     # paper column -> the data set's name in the registry, where they differ (GoPro -> GoPro_test)
     set_names: Mapping[str, str] = field(default_factory=dict)
+    # a row method -> the paper row whose numbers it is compared with (MCIR's imported published
+    # models: "official" -> "baseline", whose printed numbers are those models')
+    paper_rows_of: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"table spec {self.id!r}"

@@ -38,13 +38,14 @@ def _spec_from_def(d: dict) -> TableSpec:
     # display names of the paper's reference rows (published models, printed first, never run),
     # then of the rows we run
     return TableSpec(id=d["id"], paper_key=d["paper_key"], title=d["title"], test_sets=tuple(d["test_sets"]),
-                     methods={**d.get("reference_rows", {}), **d["rows"]},
+                     methods={**d.get("reference_rows", {}), **d.get("official_rows", {}), **d["rows"]},
                      backbones={**d.get("reference_backbones", {}), **d["backbones"]},
                      metrics=tuple(d["metrics"]), notes=tuple(d.get("notes", ())),
                      row_keys=tuple(d.get("row_keys", ("scale", "backbone", "method"))),
                      derived={k: tuple(v) for k, v in (d.get("derived") or {}).items()},
                      merge_models=bool(d.get("merge_models", False)),
-                     set_names=dict(d.get("set_names") or {}))
+                     set_names=dict(d.get("set_names") or {}),
+                     paper_rows_of={e: "baseline" for e in d.get("official_rows", {})})
 
 
 # Every paper table, defined as data in cir/paper/<paper>/tables.yaml.
@@ -177,6 +178,14 @@ def _sort_rows(spec: TableSpec, rows: Iterable[RowKey], paper_rows: Sequence[Row
     return sorted(rows, key=rank)
 
 
+def _paper_row(spec: TableSpec, row: RowKey) -> RowKey:
+    """The paper row whose numbers ``row`` is compared with (``spec.paper_rows_of``), else ``row``."""
+    if "method" not in spec.row_keys:
+        return row
+    i = spec.row_keys.index("method")
+    return (*row[:i], spec.paper_rows_of.get(row[i], row[i]), *row[i + 1:])
+
+
 def _diff(ours: float, paper: float) -> float:
     if math.isnan(ours) or math.isnan(paper):
         return math.nan
@@ -228,10 +237,11 @@ def build_table(
     records = []
     for row in rows:
         summary = ours.get(row)
-        cells = _with_derived(spec, paper_values.get(row, {}))
+        cells = _with_derived(spec, paper_values.get(row, {}) or paper_values.get(_paper_row(spec, row), {}))
         rec: dict[str, Any] = dict(zip(spec.row_keys, row))
         if summary is not None:
-            rec["status"] = STATUS_OURS if row in paper_values else STATUS_OURS_ONLY
+            rec["status"] = STATUS_OURS if _paper_row(spec, row) in paper_values or row in paper_values \
+                else STATUS_OURS_ONLY
         else:
             method = rec.get("method")
             not_built = built_methods is not None and method is not None and method not in built_methods
@@ -257,6 +267,7 @@ def build_table(
             rec["params_m_paper"] = params_paper.get(row, math.nan)
         rec["parameters_ours"] = summary["parameters"] if summary is not None else pd.NA
         rec["stand_ins"] = "; ".join(summary["stand_ins"]) if summary is not None else ""
+        rec["metric_convention"] = summary.get("metric_convention", "") if summary is not None else ""
         records.append(rec)
 
     columns = [*spec.row_keys, "status", "preset"]
@@ -268,6 +279,7 @@ def build_table(
     ]
     columns += [metric_column(d, m, "ours") for d in extra_sets for m in spec.metrics]
     columns += (["params_m_paper"] if "params_m" in paper.columns else []) + ["parameters_ours", "stand_ins"]
+    columns += ["metric_convention"]
     df = pd.DataFrame.from_records(records, columns=columns)
     df["parameters_ours"] = df["parameters_ours"].astype("Int64")
     df.attrs["table"] = spec.id
