@@ -1,6 +1,7 @@
 # The `study` table: every student experiment of the preset trained once per seed of the
 # preset's `seeds` (replicas <experiment>_seed<N>), mean and spread over seeds, and the
-# per-seed gain over Scratch (see cir/report/study.py).
+# per-seed gain over the preset's `study_baseline` (default Scratch; see cir/report/study.py).
+# `backbone_tasks` keeps a backbone to some of the preset's tasks (EDSR: SR only).
 
 from cir.config import preset_seeds, replica_name
 
@@ -10,7 +11,7 @@ def _study_seeds(exp):
 
 
 STUDY_RUNS = [(t, b, e, seed) for t in TASKS for b in PRESET["backbones"] for e in PRESET["experiments"]
-              for seed in _study_seeds(e) if runs_at(e, t)]
+              for seed in _study_seeds(e) if runs_at(e, t) and t in PRESET.get("backbone_tasks", {}).get(b, [t])]
 
 
 rule study_table:
@@ -25,6 +26,8 @@ rule study_table:
         f"benchmarks/{P}/report/study.tsv"
     params:
         runs=lambda wc, input: " ".join(f"--summary {e}:{seed}={f}" for (s, b, e, seed), f in zip(STUDY_RUNS, input)),
+        baseline=PRESET.get("study_baseline", "scratch"),
     threads: 1
     shell:
-        "{PY} workflow_scripts/make_study_table.py --preset {P} {params.runs} --out {output.csv} > {log} 2>&1"
+        "{PY} workflow_scripts/make_study_table.py --preset {P} {params.runs} --baseline {params.baseline} "
+        "--out {output.csv} > {log} 2>&1"

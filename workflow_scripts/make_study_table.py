@@ -1,4 +1,4 @@
-"""Build the multi-seed study table (mean ± std over seeds, paired gain over Scratch).
+"""Build the multi-seed study table (mean ± std over seeds, paired gain over a baseline experiment).
 
     python workflow_scripts/make_study_table.py --preset study \\
         --summary scratch:0=results/study/eval/x4/rcan/scratch/summary.json \\
@@ -36,13 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--summary", action="append", required=True, type=_entry,
                    metavar="EXPERIMENT:SEED=SUMMARY.json")
     p.add_argument("--out", required=True, type=Path, help="CSV path; the Markdown goes beside it")
+    p.add_argument("--baseline", default="scratch",
+                   help="the experiment the paired gains are measured against (default: %(default)s)")
     a = p.parse_args(argv)
     if a.out.suffix != ".csv":
         p.error(f"argument --out: expected a .csv path, got {str(a.out)!r}")
     from cir.report.study import build_study_table, write_study_table
 
     def action() -> None:
-        df = build_study_table(a.summary)
+        df = build_study_table(a.summary, baseline=a.baseline)
         write_study_table(df, a.out, a.out.with_suffix(".md"),
                           title=f"Multi-seed study (preset {a.preset})")
 

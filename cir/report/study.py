@@ -32,8 +32,9 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return mean, std
 
 
-def build_study_table(entries: Iterable[tuple[str, int, str | os.PathLike]]) -> pd.DataFrame:
-    """``entries``: (experiment, seed, summary path). One row per (scale, backbone, experiment)."""
+def build_study_table(entries: Iterable[tuple[str, int, str | os.PathLike]], baseline: str = BASELINE) -> pd.DataFrame:
+    """``entries``: (experiment, seed, summary path). One row per (task, backbone, experiment);
+    gains are paired with ``baseline`` (default ``scratch``) of the same task, backbone and seed."""
     runs: dict[tuple[int, str, str], dict[int, dict]] = {}
     preset = None
     for exp, seed, path in entries:
@@ -42,7 +43,8 @@ def build_study_table(entries: Iterable[tuple[str, int, str | os.PathLike]]) -> 
             preset = summary["preset"]
         elif summary["preset"] != preset:
             raise CirError(f"{path}: preset {summary['preset']!r}, but other summaries are from {preset!r}")
-        key = (int(summary["scale"]), str(summary["backbone"]), exp)
+        task = summary.get("task") or f"x{int(summary['scale'])}"
+        key = (str(task), str(summary["backbone"]), exp)
         if int(seed) in runs.setdefault(key, {}):
             raise CirError(f"{path}: experiment {exp!r} seed {seed} given twice")
         runs[key][int(seed)] = summary
@@ -50,15 +52,16 @@ def build_study_table(entries: Iterable[tuple[str, int, str | os.PathLike]]) -> 
         raise CirError("study table: no summaries given")
 
     rows: list[dict[str, Any]] = []
-    for (scale, backbone, exp), by_seed in runs.items():
+    for (task, backbone, exp), by_seed in runs.items():
         seeds = sorted(by_seed)
         first = by_seed[seeds[0]]
+        scale = int(first["scale"])
         test_sets = list(first["test_sets"])
         stand_ins = sorted({s for summ in by_seed.values() for s in summ.get("stand_ins", [])})
-        row: dict[str, Any] = {"scale": scale, "backbone": backbone, "experiment": exp,
+        row: dict[str, Any] = {"task": task, "scale": scale, "backbone": backbone, "experiment": exp,
                                "n_seeds": len(seeds), "seeds": " ".join(map(str, seeds)),
                                "parameters": first["parameters"]}
-        base = runs.get((scale, backbone, BASELINE))
+        base = runs.get((task, backbone, baseline))
         for ts in test_sets:
             for seed in seeds:
                 if ts not in by_seed[seed]["test_sets"]:
@@ -68,7 +71,7 @@ def build_study_table(entries: Iterable[tuple[str, int, str | os.PathLike]]) -> 
                 row[f"{ts}_{metric}_mean"], row[f"{ts}_{metric}_std"] = _mean_std(values)
             row[f"{ts}_psnr_per_seed"] = " ".join(f"{by_seed[s]['test_sets'][ts]['psnr']:.3f}" for s in seeds)
             paired = [s for s in seeds if base and s in base and ts in base[s]["test_sets"]]
-            if paired and exp != BASELINE and len(seeds) > 1:
+            if paired and exp != baseline and len(seeds) > 1:
                 gains = [by_seed[s]["test_sets"][ts]["psnr"] - base[s]["test_sets"][ts]["psnr"] for s in paired]
                 row[f"{ts}_psnr_gain_mean"], row[f"{ts}_psnr_gain_std"] = _mean_std(gains)
                 row[f"{ts}_psnr_gain_wins"] = f"{sum(g > 0 for g in gains)}/{len(gains)}"
@@ -77,6 +80,7 @@ def build_study_table(entries: Iterable[tuple[str, int, str | os.PathLike]]) -> 
                 row[f"{ts}_psnr_gain_wins"] = ""
         row["stand_ins"] = "; ".join(stand_ins)
         row["preset"] = preset
+        row["baseline"] = baseline
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -93,14 +97,18 @@ def render_study_markdown(df: pd.DataFrame, title: str) -> str:
     preset = df["preset"].iloc[0]
     lines += [(f"Preset `{preset}`: these numbers come from this project's runs only; they are not "
               "comparable to any paper's table (other data, network sizes and iteration counts)."), ""]
-    header = ["scale", "backbone", "experiment", "seeds"]
+    baseline = df["baseline"].iloc[0] if "baseline" in df.columns else BASELINE
+    header = ["task", "backbone", "experiment", "seeds"]
     for ts in test_sets:
-        header += [f"{ts} PSNR", f"{ts} SSIM", f"{ts} ΔPSNR vs {BASELINE} (wins)", f"{ts} PSNR per seed"]
+        header += [f"{ts} PSNR", f"{ts} SSIM", f"{ts} ΔPSNR vs {baseline} (wins)", f"{ts} PSNR per seed"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for rec in df.to_dict("records"):
-        cells = [f"x{rec['scale']}", rec["backbone"], rec["experiment"], str(rec["n_seeds"])]
+        cells = [str(rec["task"]), rec["backbone"], rec["experiment"], str(rec["n_seeds"])]
         for ts in test_sets:
+            if isinstance(rec[f"{ts}_psnr_mean"], float) and math.isnan(rec[f"{ts}_psnr_mean"]):
+                cells += ["", "", "", ""]  # another task's test set
+                continue
             gain = _pm(rec[f"{ts}_psnr_gain_mean"], rec[f"{ts}_psnr_gain_std"], 3)
             if gain:
                 gain = ("+" if rec[f"{ts}_psnr_gain_mean"] >= 0 else "") + gain + f" ({rec[f'{ts}_psnr_gain_wins']})"
@@ -108,7 +116,7 @@ def render_study_markdown(df: pd.DataFrame, title: str) -> str:
                       _pm(rec[f"{ts}_ssim_mean"], rec[f"{ts}_ssim_std"], 4), gain, rec[f"{ts}_psnr_per_seed"]]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines += ["", ("Mean ± sample standard deviation over seeds. ΔPSNR: the experiment minus "
-              f"`{BASELINE}` trained with the same seed, mean ± std over seeds (wins = seeds with a gain).")]
+              f"`{baseline}` trained with the same seed, mean ± std over seeds (wins = seeds with a gain).")]
     stand_ins = sorted({s for v in df["stand_ins"] for s in str(v).split("; ") if s})
     if stand_ins:
         lines += ["", "Stand-ins used (not the papers' components):", *[f"- {s}" for s in stand_ins]]
