@@ -250,6 +250,10 @@ rule all_figures:
         [f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in VISUAL_SETS[len(FIGURE_SETS):]],
 
 
+# the visual comparisons of MCIR's tables (one per task and backbone), inputs of mcir_all
+MCIR_VISUAL_SETS = [(t, b) for t, b in dict.fromkeys(VISUAL_SETS) if visual_table(t, b).startswith("mcir_")]
+
+
 def buildable(tid):
     """Whether this preset has the tasks and backbones table ``tid`` needs."""
     try:
@@ -259,15 +263,16 @@ def buildable(tid):
 
 
 rule mcir_all:
-    """Every MCIR table this preset can build (results/tables/mcir_table1.csv ... mcir_table9.csv),
-    indexed in results/tables/mcir_all.md."""
+    """Every MCIR table this preset can build (results/tables/mcir_table1.csv ... mcir_table9.csv)
+    and the visual comparison of each task and backbone, indexed in results/tables/mcir_all.md."""
     input:
-        [f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("mcir_") and buildable(tid)],
+        tables=[f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("mcir_") and buildable(tid)],
+        figures=[f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in MCIR_VISUAL_SETS],
     output:
         f"{RESULTS}/tables/mcir_all.md",
     log:
         f"logs/{P}/report/mcir_all.log",
     threads: 1
     shell:
-        "{PY} workflow_scripts/index_tables.py --title 'MCIR tables (preset {P})' --tables {input} "
-        "--out {output} > {log} 2>&1"
+        "{PY} workflow_scripts/index_tables.py --title 'MCIR tables (preset {P})' --tables {input.tables} "
+        "--figures {input.figures} --out {output} > {log} 2>&1"

@@ -118,6 +118,8 @@ def test_paper_preset_holds_each_backbones_original_recipe():
     dt = spec_mod.job_spec(cfg, "paper", "dehaze_its", "dehazeformer_t", "baseline")
     assert dt["model"] == {"arch": "dehazeformer", "scale": 1, "params": {"variant": "t"}}
     assert dt["train"]["batch_size"] == 32 and dt["train"]["optimizer"]["lr"] == 4e-4
+    assert dt["data"]["augment"] is True
+    assert spec_mod.job_spec(cfg, "paper", "dehaze_6k", "dehazeformer_t", "spn")["data"]["augment"] == "hflip"
     naf = spec_mod.job_spec(cfg, "paper", "deblur", "nafnet_w32", "spn")
     assert naf["model"]["params"]["width"] == 32 and naf["train"]["rec_loss"] == "psnr"
     assert idt["convention"] == "derain_y_matlab"   # IDT's evaluaterain.m: rounded Y

@@ -183,8 +183,8 @@ def _orientation(lq_codes: np.ndarray) -> tuple[int, int, bool]:
     return int(np.sign(y[0, 1] - y[0, 0])), int(np.sign(x[1, 0] - x[0, 0])), True
 
 
-@pytest.mark.parametrize("augment", [True, False])
-def test_crops_aligned_and_augmented_identically(code_dir: Path, augment: bool) -> None:
+@pytest.mark.parametrize("augment", [True, False, "hflip"])
+def test_crops_aligned_and_augmented_identically(code_dir: Path, augment: bool | str) -> None:
     scale, p = 3, 6
     s = PatchSampler([code_dir], scale=scale, lr_patch=p, batch_size=32, seed=2, augment=augment)
     seen = set()
@@ -201,10 +201,14 @@ def test_crops_aligned_and_augmented_identically(code_dir: Path, augment: bool) 
             ys, xs = lq[i, 0].astype(int), lq[i, 1].astype(int)
             assert ys.max() - ys.min() == p - 1 and xs.max() - xs.min() == p - 1
             seen.add(_orientation(lq[i]))
-    if augment:
+    if augment == "hflip":  # DehazeFormer's RESIDE-6K loader: horizontal flips only
+        assert seen == {(1, 1, False), (1, -1, False)}
+    elif augment:
         assert len(seen) == 8  # all flips/rotations occur
     else:
         assert seen == {(1, 1, False)}
+    with pytest.raises(ValueError, match="augment must be true, false or 'hflip'; got 'vflip'"):
+        PatchSampler([code_dir], scale=scale, lr_patch=p, batch_size=4, seed=2, augment="vflip")
 
 
 def test_gt_downsampled_matches_lq(pairs_x4: Path) -> None:

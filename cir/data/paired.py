@@ -334,7 +334,8 @@ class PatchSampler:
 
     Per sample: uniform random image, uniform random LR crop at ``(y, x)`` with the HR crop at
     ``(y * s, x * s)``, then (if ``augment``) random horizontal flip, vertical flip and
-    transpose, which together give the 8 rotations/flips; LR and HR get the same transform.
+    transpose, which together give the 8 rotations/flips (``augment="hflip"``: the horizontal flip
+    only); LR and HR get the same transform.
 
     ``schedule`` (progressive patch sizes, e.g. Restormer's): rows ``(start_step, lr_patch,
     batch_size)``, the first starting at step 0, start steps increasing; the row active at a step
@@ -361,7 +362,7 @@ class PatchSampler:
         lr_patch: int,
         batch_size: int,
         seed: int,
-        augment: bool = True,
+        augment: bool | str = True,
         schedule: Sequence[Sequence[int]] | None = None,
         *,
         pad_small: bool = False,
@@ -382,6 +383,8 @@ class PatchSampler:
             raise ValueError(f"seed must be non-negative; got {seed}")
         if storage not in STORAGES:
             raise ValueError(f"storage must be one of {', '.join(STORAGES)}; got {storage!r}")
+        if augment not in (True, False, "hflip"):
+            raise ValueError(f"augment must be true, false or 'hflip'; got {augment!r}")
         self.schedule = (_check_schedule(schedule) if schedule is not None
                          else ((0, int(lr_patch), int(batch_size)),))
         self._scheduled = schedule is not None
@@ -470,6 +473,8 @@ class PatchSampler:
         flips = rng.integers(0, 2, size=(b, 3))
         if not self.augment:
             flips[:] = 0
+        elif self.augment == "hflip":  # horizontal flips only (DehazeFormer's RESIDE-6K loader)
+            flips[:, 1:] = 0
         return np.column_stack([image, y, x, flips])
 
     def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
