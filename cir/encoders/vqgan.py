@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from cir.data.download import MissingDataError
 from cir.data.registry import get_asset
 from cir.errors import CirError, ConfigError
+from cir.models.weights import check_state_dict, expected_shapes
 
 WEIGHTS_NAME = "vqgan_imagenet_f16_1024.ckpt"
 """Registry asset name (and file name under ``data/weights/``) of the official checkpoint."""
@@ -380,20 +381,10 @@ def load_official_weights(model: VQGANEncoder, path: str | os.PathLike) -> None:
     path = Path(path)
     state = state_dict_from_checkpoint(read_checkpoint(path), path)
     kept = {k: v for k, v in state.items() if k.split(".", 1)[0] in KEPT_PREFIXES}
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(kept))
-    unexpected = sorted(set(kept) - set(expected))
-    wrong_shape = sorted(k for k in set(kept) & set(expected) if kept[k].shape != expected[k].shape)
-    if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s), e.g. {missing[:5]}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[:5]}")
-        if wrong_shape:
-            parts.append("shape mismatch: " + ", ".join(
-                f"{k} {tuple(kept[k].shape)} != {tuple(expected[k].shape)}" for k in wrong_shape[:5]))
-        raise CirError(f"{path}: not a {WEIGHTS_NAME}-compatible VQGAN f16 checkpoint: " + "; ".join(parts))
+    try:
+        check_state_dict(kept, expected_shapes(model), "VQGAN f16 encoder")
+    except CirError as exc:
+        raise CirError(f"{path}: not a {WEIGHTS_NAME}-compatible VQGAN f16 checkpoint: {exc}") from exc
     non_float = sorted(k for k, v in kept.items() if not v.is_floating_point())
     if non_float:
         raise CirError(f"{path}: entries {non_float[:5]} are not floating-point tensors")
