@@ -126,6 +126,8 @@ def test_paper_preset_holds_each_backbones_original_recipe():
     assert dt["convention"] == "dehaze_rgb"         # DehazeFormer's test
     assert spec_mod.job_spec(cfg, "paper", "derain", "restormer", "teacher")["convention"] == "derain_y"  # DCKD's
     assert spec_mod.job_spec(cfg, "paper", "x4", "edsr", "official")["role"] == "teacher"
+    # the option: +SPN fine-tuned from the published weights instead of trained from scratch
+    assert spec_mod.job_spec(cfg, "paper", "x4", "edsr", "spn_from_official")["init"] == {"experiment": "official"}
     ffa = spec_mod.job_spec(cfg, "paper", "dehaze_its", "ffanet", "spn_code")
     assert ffa["options"]["lambda_neg"] == 1e-3 and ffa["options"]["steps"] == [100, 200, 500, 1000]
     assert ffa["train"]["iterations"] == 500_000 and ffa["data"]["lr_patch"] == 240
