@@ -164,6 +164,12 @@ def _dehazeformer(scale: int, **params: Any) -> nn.Module:
     return build_dehazeformer(scale, **params)
 
 
+def _drcnet(scale: int, **params: Any) -> nn.Module:
+    from cir.models.drcnet import build_drcnet
+
+    return build_drcnet(scale, **params)
+
+
 def _idt(scale: int, **params: Any) -> nn.Module:
     from cir.models.idt import build_idt
 
@@ -222,6 +228,8 @@ ARCHITECTURES: dict[str, Architecture] = {
     "dehazeformer": Architecture("dehazeformer", _dehazeformer, "",
                                  "Song et al., DehazeFormer, IEEE TIP 2023 (cir/models/dehazeformer.py)",
                                  scale_one=True, convert=_convert_dehazeformer),
+    "drcnet": Architecture("drcnet", _drcnet, "", "Li et al., DRCNet: Dynamic Image Restoration Contrastive "
+                           "Network, ECCV 2022 (cir/models/drcnet.py)", scale_one=True),
     "idt": Architecture("idt", _idt, "", "Xiao et al., Image De-raining Transformer, IEEE TPAMI 2023 "
                         "(cir/models/idt.py)", scale_one=True, convert=_convert_idt),
 }
@@ -249,6 +257,10 @@ def pad_multiple(arch: str, params: dict[str, Any] | None = None) -> int:
         from cir.models.dehazeformer import pad_multiple as dehazeformer_multiple
 
         return dehazeformer_multiple(params)
+    if arch == "drcnet":
+        from cir.models.drcnet import pad_multiple as drcnet_multiple
+
+        return drcnet_multiple(params)
     if arch == "idt":
         return 1  # it tiles any input at its fixed training size (cir/models/idt.py)
     raise UnknownNameError("architecture", arch, ARCHITECTURES)
