@@ -20,6 +20,7 @@ _METHODS = {
     "dckd_star": "cir.methods.dckd_star:DCKDStar",
     "mipkd": "cir.methods.mipkd:MiPKD",
     "spn": "cir.methods.spn:SPN",
+    "drcnet_cr": "cir.methods.drcnet_cr:DRCNetCR",
 }
 METHOD_NAMES = set(_METHODS)
 

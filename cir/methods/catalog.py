@@ -106,6 +106,30 @@ _SPN: _Options = {
     "collapse_drop_db": (3.0, NUMBER),
 }
 
+# DRCNet's Intra-CR (cir/losses/drcnet.py, cir/methods/drcnet_cr.py). Paper vs public code: the
+# supplement's risk sum_s [l1 + alpha * l_c] gives no alpha and no overall factor; the public code
+# (leefly072/DRCNet, IntraCRLoss) hard-codes alpha = 0.05 and scales both terms by its loss_weight
+# (0.5 GoPro and Rain13K, 1 SIDD). Negatives n_k = lambda_k * input + (1 - lambda_k) * gt (code;
+# the repository figure names the images), lambda and denominator weights (1, 0.95, 0.90) in both.
+_NUMBERS = {"type": "array", "minItems": 1, "items": NUMBER}
+_DRCNET_CR: _Options = {
+    "cr": ("intra", {"enum": ["intra", "extra", "none"]}),  # extra: the input alone (AECR-Net; a guess)
+    "w_cr": (0.05, NUMBER),                 # alpha: public code's 0.05 (no value in the supplement)
+    "loss_weight": (1.0, NUMBER),           # code loss_weight (0.5 GoPro/Rain13K, 1 SIDD); paper: none
+    "stage_weights": ([1.0, 1.0], _NUMBERS),               # code: plain sum over both stages
+    "mix_weights": ([1.0, 0.95, 0.90],                      # lambda_k, the input's share of negative k
+                    {"type": "array", "minItems": 1, "items": PROB}),
+    "neg_weights": ([1.0, 0.95, 0.90], _NUMBERS),          # denominator weights (code: the lambdas)
+    "layers": (["relu1_1", "relu2_1", "relu3_1"],           # code slices [0:2], [2:7], [7:12]
+               {"type": "array", "minItems": 1, "items": {"type": "string"}}),
+    "level_weights": ([1 / 16, 1 / 8, 1 / 4], _NUMBERS),   # code lists a 4th (1.0), never used
+    "input_norm": (False, BOOL),            # code: [0, 1] images into VGG19, no ImageNet mean/std
+    "encoder_input_range": ("0_1", {"enum": ["0_1", "-1_1"]}),
+    "encoder_weights": (None, NULL_OR_PATH),  # set by the job from the preset's encoder_init
+    "encoder_stand_in": (False, BOOL),      # True: random VGG19 weights, recorded as a stand-in
+    "encoder_stand_in_divisor": (1, POS_INT),  # narrows a random stand-in (CPU presets)
+}
+
 METHOD_OPTIONS: dict[str, _Options] = {
     "supervised": {"w_rec": (1.0, NUMBER)},                          # DCKD eq. (2)
     "logits": {"w_rec": (1.0, NUMBER), "w_kd": (1.0, NUMBER)},        # DCKD eqs. (2)-(3)
@@ -119,6 +143,7 @@ METHOD_OPTIONS: dict[str, _Options] = {
     "dckd": _DCKD,
     "dckd_star": _DCKD_STAR,
     "spn": _SPN,
+    "drcnet_cr": _DRCNET_CR,
     "mipkd": {
         "w_rec": (1.0, NUMBER),             # L1 to ground truth (DCKD eq. 2)
         "w_kd": (1.0, NUMBER),              # L1 to the teacher's output
@@ -144,6 +169,7 @@ METHOD_ASSETS: dict[str, tuple[str, ...]] = {
     "dckd": ("vqgan_imagenet_f16_1024.ckpt",),
     "dckd_star": ("vqgan_imagenet_f16_1024.ckpt",),
     "spn": ("vgg16-397923af.pth",),
+    "drcnet_cr": ("vgg19-dcbb9e9d.pth",),
 }
 
 # Methods whose options include the preset-dependent iteration scale (set by the job).
