@@ -70,6 +70,9 @@ def test_smoke_dag_snakemake_and_dvc_agree(tmp_path):
     assert (sm / "benchmarks/smoke/train/x2_swinir_logits.tsv").exists()
     assert (sm / "runs/smoke/x2/rcan/logits/train_log.csv").exists()
     assert "Nothing to be done" in run([sys.executable, "-m", "snakemake", "-n", *DVC_TARGETS], sm).stdout
+    from test_restoration_dag import check_tables_3_and_4  # (that module imports this one)
+
+    check_tables_3_and_4(sm)
 
     dv = copy_project(tmp_path / "dvc")
     use_preset(dv, "smoke")
