@@ -84,10 +84,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cir.errors import CirError, ConfigError
+from cir.models.registry import pad_to_multiple
 
 CITATION = ("F. Li, L. Shen, Y. Mi and Z. Li, DRCNet: Dynamic Image Restoration Contrastive Network, "
             "ECCV 2022 (supplementary material; public code github.com/leefly072/DRCNet)")
@@ -117,15 +117,6 @@ PUBLISHED_GFLOPS = 124.2  # supplement Tables 3-5 at 256x256, printed as "FLOPs 
 def pad_multiple(params: dict[str, Any] | None = None) -> int:
     """The multiple DRCNet pads its input to: ``2 ** depth``."""
     return 2 ** int((params or {}).get("depth", DRCNET_DEFAULTS["depth"]))
-
-
-def _pad(x: Tensor, multiple: int) -> Tensor:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not (ph or pw):
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
 def simam(x: Tensor, delta: float) -> Tensor:
@@ -353,7 +344,7 @@ class DRCNet(nn.Module):
     def forward(self, x: Tensor, stages: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """The restored image (stage 2); ``stages=True``: the tuple ``(stage1, stage2)``."""
         h, w = x.shape[-2:]
-        out_1, out_2 = self._stages(_pad(x, 2 ** self.depth))
+        out_1, out_2 = self._stages(pad_to_multiple(x, 2 ** self.depth))
         out_1, out_2 = out_1[..., :h, :w], out_2[..., :h, :w]
         return (out_1, out_2) if stages else out_2
 
