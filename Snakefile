@@ -36,6 +36,8 @@ localrules:
     sweep_figure,
     study_table,
     mcir_all,
+    drcnet_all,
+    complexity_table,
 
 
 rule all:

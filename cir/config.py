@@ -164,6 +164,15 @@ def _check_semantics(cfg: dict, source: str) -> None:
             if backbone not in preset["backbones"]:
                 problems.append(f"{at}.recipes.{key}: backbone {backbone!r} is not one of the preset's backbones "
                                 f"({', '.join(preset['backbones'])})")
+        for key, recipe in preset.get("recipes", {}).items():
+            for method, opts in recipe.get("method_options", {}).items():
+                if method not in METHOD_NAMES:
+                    problems.append(f"{at}.recipes.{key}.method_options.{method}: not a method; allowed values: "
+                                    f"{', '.join(sorted(METHOD_NAMES))}")
+                else:
+                    _check_options(pname, {"method": method, "options": opts}, problems,
+                                   prefix=("presets", pname, "recipes", key, "method_options", method))
+        _check_table_choices(pname, preset, exps, problems)
         recipe_keys = [None, *preset.get("recipes", {})]
         for rkey in recipe_keys:
             t = preset["train"] if rkey is None else _merge(preset["train"], preset["recipes"][rkey])
@@ -179,6 +188,37 @@ def _check_semantics(cfg: dict, source: str) -> None:
             _check_patch_schedule(where_t, t, problems)
     if problems:
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _check_table_choices(pname: str, preset: dict, exps: dict, problems: list[str]) -> None:
+    """``presets.<p>.tables``: each id a table or figure, its rows among that entry's experiments,
+    its tasks among the entry's and the preset's."""
+    from cir.paper.defs import figure_defs, panel_experiments, table_defs
+
+    tables, figures = table_defs(), figure_defs()
+    for tid, choice in preset.get("tables", {}).items():
+        at = f"presets.{pname}.tables.{tid}"
+        if tid not in tables and tid not in figures:
+            problems.append(f"{at}: not a table or figure; allowed values: {', '.join([*tables, *figures])}")
+            continue
+        d = tables.get(tid) or figures[tid]
+        allowed = list(d["rows"]) if tid in tables else list(dict.fromkeys(
+            e for p in d["panels"] for e in panel_experiments(p)))
+        for i, row in enumerate(choice.get("rows", [])):
+            if row not in allowed:
+                problems.append(f"{at}.rows.{i}: {row!r} is not a row of {tid}; allowed values: {', '.join(allowed)}")
+        for i, task in enumerate(choice.get("tasks", [])):
+            if task not in d["tasks"] or task not in preset["tasks"]:
+                problems.append(f"{at}.tasks.{i}: {task!r} is not a task of both {tid} ({', '.join(d['tasks'])}) "
+                                f"and the preset ({', '.join(preset['tasks'])})")
+
+
+def table_choice(preset: dict, tid: str, rows: list[str], tasks: list[str]) -> tuple[list[str], list[str]]:
+    """The rows and tasks of table (or figure) ``tid`` that ``preset`` runs: its ``tables.<tid>``
+    choice where it has one, else ``rows`` and ``tasks`` unchanged."""
+    choice = preset.get("tables", {}).get(tid, {})
+    return ([r for r in rows if r in choice["rows"]] if "rows" in choice else rows,
+            [t for t in tasks if t in choice["tasks"]] if "tasks" in choice else tasks)
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -273,6 +313,9 @@ def _check_scheduler(where: str, sched: dict, t: dict, shortest: int, problems: 
     if ms and ms[-1] > shortest:
         problems.append(f"{where}.milestones: {ms[-1]} is beyond the iteration count "
                         f"({shortest}, train.*_iterations): that decay would never happen")
+    if sched.get("warmup") and sched["name"] != "cosine":
+        problems.append(f"{where}.warmup: a linear warm-up is available for the cosine schedule only "
+                        f"(name: {sched['name']!r})")
     if sched["name"] == "multistep" and "gamma" not in sched:
         problems.append(f"{where}: 'gamma' is required for multistep")
     if sched["name"] == "cosine_restart":
@@ -353,14 +396,23 @@ def experiment(cfg: dict, name: str) -> dict[str, Any]:
                       "(or a student experiment followed by _seed<N>)")
 
 
-def experiments_with_replicas(cfg: dict, preset: dict) -> dict[str, dict[str, Any]]:
+def table_seeds(preset: dict, runs: int) -> list[int]:
+    """The training seeds of a table that reports the mean of ``runs`` runs per row (DRCNet's
+    Table 1: three): the preset's ``train.seed`` and the ``runs - 1`` seeds after it."""
+    first = int(preset["train"]["seed"])
+    return [first + k for k in range(max(1, int(runs)))]
+
+
+def experiments_with_replicas(cfg: dict, preset: dict,
+                              extra: dict[str, list[int]] | None = None) -> dict[str, dict[str, Any]]:
     """Every experiment of ``cfg`` plus the seed replicas of the student experiments for the
-    preset's ``seeds`` (e.g. ``logits_seed1``), as the DAG sees them."""
+    preset's ``seeds`` (e.g. ``logits_seed1``) and, for the experiments named in ``extra``, for the
+    seeds listed there (the runs of a table that reports a mean over seeds), as the DAG sees them."""
     out = copy.deepcopy(cfg["experiments"])
     for base, exp in cfg["experiments"].items():
         if exp["role"] != "student":
             continue
-        for seed in preset_seeds(preset):
+        for seed in dict.fromkeys([*preset_seeds(preset), *(extra or {}).get(base, [])]):
             name = replica_name(base, seed, preset)
             if name != base:
                 out[name] = experiment(cfg, name)

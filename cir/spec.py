@@ -50,7 +50,10 @@ def method_options(exp: dict, preset: dict, train: dict | None = None) -> dict:
 
     # the preset's settings for every experiment of a method (e.g. a short demo's SPN step scale),
     # under the experiment's own options
+    # the preset's settings for every experiment of a method, then the recipe's (DRCNet's loss weight
+    # per data set), under the experiment's own options
     options = {**copy.deepcopy(preset.get("method_options", {}).get(exp["method"], {})),
+               **copy.deepcopy((train or {}).get("method_options", {}).get(exp["method"], {})),
                **copy.deepcopy(dict(exp["options"]))}
     if METHOD_ASSETS.get(exp["method"]):
         random_init = preset["encoder_init"] == "random"
@@ -89,7 +92,9 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
         "method": exp["method"],
         "role": role,
         "options": method_options(exp, preset, train),
-        "model": {"arch": arch, "scale": t.scale, "params": model_params(preset, backbone, role)},
+        # the preset's network of the backbone, with what the experiment changes (DRCNet's sweeps)
+        "model": {"arch": arch, "scale": t.scale,
+                  "params": {**model_params(preset, backbone, role), **copy.deepcopy(exp.get("model", {}))}},
         "teachers": {name: {"experiment": texp, "model": {"arch": arch, "scale": t.scale}}
                      for name, texp in exp.get("teachers", {}).items()},
         "init": init,

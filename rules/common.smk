@@ -9,12 +9,16 @@ from cir import spec as cir_spec
 from cir.config import backbone_arch
 from cir.methods.catalog import METHOD_ASSETS
 from cir.paper.defs import figure_def, figure_defs as cir_figure_defs, figure_experiments, table_def
-from cir.paper.defs import table_defs as cir_table_defs
+from cir.paper.defs import table_defs as cir_table_defs, complexity_defs as cir_complexity_defs
 from cir.tasks import TASK_PATTERN, parse_task
 
 PY = "python"
 # config.yaml's experiments plus the seed replicas (<student>_seed<N>) of the preset's `seeds`.
-EXPERIMENTS = cir_config.experiments_with_replicas(config, PRESET)
+# (and the replicas of the tables that report a mean of several runs per row: DRCNet's Table 1)
+from cir.paper.defs import averaged_rows
+
+EXPERIMENTS = cir_config.experiments_with_replicas(
+    config, PRESET, {e: cir_config.table_seeds(PRESET, n) for e, n in averaged_rows().items()})
 # Any experiment of config.yaml can be built in any preset (the ablation tables use their own
 # rows); a preset's `experiments` list is what Table 2 runs.
 TEACHER_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "teacher"]

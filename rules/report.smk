@@ -28,10 +28,20 @@ def table_runs(tid):
                                 "has them, e.g. --config preset=demo")
     if PRESET["teacher_init"] == "official":  # the published models, imported and evaluated (MCIR)
         rows += [e for e in d.get("official_rows", {}) if e not in rows]
+    rows, tasks = cir_config.table_choice(PRESET, tid, rows, tasks)   # e.g. a demo's three-value sweep
     only = d.get("backbone_tasks", {})
     official = d.get("official_rows", {})
-    return [(t, b, e) for t in tasks for b in backbones for e in rows
-            if runs_at(e, t) and t in only.get(b, [t]) and (e not in official or has_official_weights(b, t))]
+    return [(t, b, r) for t in tasks for b in backbones for e in rows
+            if runs_at(e, t) and t in only.get(b, [t]) and (e not in official or has_official_weights(b, t))
+            for r in row_runs(e, d.get("runs", 1))]
+
+
+def row_runs(exp, runs):
+    """The experiments that measure one row: ``exp`` itself, and for a table that reports the mean
+    of ``runs`` runs (DRCNet's Table 1) its seed replicas; a teacher is trained once."""
+    if EXPERIMENTS[exp]["role"] != "student":
+        return [exp]
+    return [cir_config.replica_name(exp, s, PRESET) for s in cir_config.table_seeds(PRESET, runs)]
 
 
 def has_official_weights(backbone, task):
@@ -85,9 +95,16 @@ rule model_specs_table:
         "--out {output.csv} > {log} 2>&1"
 
 
+def figure_points(fid):
+    """The experiments of sweep figure ``fid`` this preset runs (its ``tables.<fid>`` choice)."""
+    d = figure_def(fid)
+    return cir_config.table_choice(PRESET, fid, figure_experiments(fid), d["tasks"])[0]
+
+
 def figure_runs(fid):
     d = figure_def(fid)
-    return [(d["tasks"][0], next(iter(d["backbones"])), e) for e in figure_experiments(fid)]
+    task = cir_config.table_choice(PRESET, fid, [], d["tasks"])[1][0]
+    return [(task, next(iter(d["backbones"])), r) for e in figure_points(fid) for r in row_runs(e, d.get("runs", 1))]
 
 
 rule sweep_figure:
@@ -96,6 +113,7 @@ rule sweep_figure:
     output:
         png=report(f"{RESULTS}/figures/{{figure}}.png", category="Figures"),
         csv=f"{RESULTS}/figures/{{figure}}.csv",
+        md=f"{RESULTS}/figures/{{figure}}.md",
     wildcard_constraints:
         figure=alternation(cir_figure_defs()),
     log:
@@ -104,9 +122,11 @@ rule sweep_figure:
         f"benchmarks/{P}/report/{{figure}}.tsv"
     params:
         summaries=lambda wc, input: " ".join(f"--summary {e}={f}" for (_, _, e), f in zip(figure_runs(wc.figure), input)),
+        only=lambda wc: " ".join(figure_points(wc.figure)),
     threads: 1
     shell:
-        "{PY} workflow_scripts/make_figure.py --figure {wildcards.figure} {params.summaries} --out {output.png} > {log} 2>&1"
+        "{PY} workflow_scripts/make_figure.py --figure {wildcards.figure} {params.summaries} --only {params.only} "
+        "--out {output.png} > {log} 2>&1"
 
 
 # Efficiency and figures of the preset's Table 2 set (every scale, backbone and experiment that
@@ -154,7 +174,8 @@ def visual_set(task):
 # (task, backbone) of the visual comparisons of the other visual tables this preset can build
 VISUAL_SETS = FIGURE_SETS + [
     (t, b) for tid, d in cir_table_defs().items() if d.get("visual") and not d.get("rows_from_preset")
-    for t in d["tasks"] for b in d["backbones"] if t in TASKS and b in PRESET["backbones"]]
+    for t in cir_config.table_choice(PRESET, tid, [], d["tasks"])[1] for b in d["backbones"]
+    if t in TASKS and b in PRESET["backbones"]]
 
 
 EFFICIENCY = PRESET["eval"].get("efficiency", {})
@@ -275,4 +296,54 @@ rule mcir_all:
     threads: 1
     shell:
         "{PY} workflow_scripts/index_tables.py --title 'MCIR tables (preset {P})' --tables {input.tables} "
+        "--figures {input.figures} --out {output} > {log} 2>&1"
+
+
+COMPLEXITY_IDS = list(cir_complexity_defs())
+
+
+rule complexity_table:
+    """A printed complexity table (DRCNet's supplement Tables 3-5, "FLOPs (G)" at 256x256) beside the
+    parameters, MACs and FLOPs of the network config.yaml builds (paper preset, and the running one)."""
+    input:
+        CONFIG_FILE,
+    output:
+        csv=report(f"{RESULTS}/tables/{{ctable}}.csv", category="Tables", caption="report/table.rst"),
+        md=report(f"{RESULTS}/tables/{{ctable}}.md", category="Tables", caption="report/table.rst"),
+    wildcard_constraints:
+        ctable=alternation(COMPLEXITY_IDS),
+    log:
+        f"logs/{P}/report/{{ctable}}.log",
+    benchmark:
+        f"benchmarks/{P}/report/{{ctable}}.tsv"
+    params:
+        key=lambda wc: cir_complexity_defs()[wc.ctable]["paper_key"],
+        backbone=lambda wc: cir_complexity_defs()[wc.ctable]["backbone"],
+        title=lambda wc: cir_complexity_defs()[wc.ctable]["title"],
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/complexity_table.py --paper-key {params.key} --backbone {params.backbone} "
+        "--config {CONFIG_FILE} --preset {P} --title '{params.title}' --out {output.csv} > {log} 2>&1"
+
+
+# the visual comparisons of DRCNet's main table (one per task: with / without energy attention, the CR variants)
+DRCNET_VISUAL_SETS = [(t, b) for t, b in dict.fromkeys(VISUAL_SETS) if visual_table(t, b).startswith("drcnet_")]
+
+
+rule drcnet_all:
+    """Every DRCNet table this preset can build (results/tables/drcnet_main, drcnet_table1 ...
+    drcnet_table5), the sensitivity figure and the visual comparisons, indexed in
+    results/tables/drcnet_all.md."""
+    input:
+        tables=[f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("drcnet_") and buildable(tid)]
+        + [f"{RESULTS}/tables/{tid}.csv" for tid in COMPLEXITY_IDS if tid.startswith("drcnet_")],
+        figures=[f"{RESULTS}/figures/{fid}.png" for fid in cir_figure_defs() if fid.startswith("drcnet_")]
+        + [f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in DRCNET_VISUAL_SETS],
+    output:
+        f"{RESULTS}/tables/drcnet_all.md",
+    log:
+        f"logs/{P}/report/drcnet_all.log",
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/index_tables.py --title 'DRCNet tables (preset {P})' --tables {input.tables} "
         "--figures {input.figures} --out {output} > {log} 2>&1"

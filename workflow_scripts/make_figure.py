@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--figure", required=True, help="fig8 (or another sweep of cir.report.figures), visual, curves")
     p.add_argument("--summary", action="append", default=[], metavar="EXPERIMENT=SUMMARY.json",
                    help="fig8, visual: one per experiment, in panel order")
+    p.add_argument("--only", nargs="*", default=None, metavar="EXPERIMENT",
+                   help="sweeps: the experiments this preset runs; the other points are left out")
     p.add_argument("--out", required=True, help="PNG path; a CSV of the plotted data goes beside it (fig8, visual)")
     v = p.add_argument_group("visual")
     v.add_argument("--test-set", metavar="NAME=PAIR_DIR", help="test set whose saved outputs are compared")
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--figure {a.figure} needs --summary (one or more)")
     from cir.report.figures import make_figure
 
-    return run_step(lambda: make_figure(a.figure, a.summary, a.out))
+    return run_step(lambda: make_figure(a.figure, a.summary, a.out, only=a.only))
 
 
 if __name__ == "__main__":

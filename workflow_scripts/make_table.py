@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.out.suffix != ".csv":
             raise CirError(f"--out: expected a .csv path, got {str(args.out)!r}")
         spec = get_table_spec(args.table)
-        summaries = load_summaries(args.summaries, row_keys=spec.row_keys, metrics=spec.metrics)
+        # a setting's row keys (DRCNet's t) come from the table's rows, not from the summary
+        own_keys = [k for k in spec.row_keys if k in ("scale", "backbone", "method")]
+        summaries = load_summaries(args.summaries, row_keys=own_keys, metrics=spec.metrics)
         df = build_table(spec, summaries, args.preset, built_methods=args.built_methods)
         write_table(df, args.out, args.out.with_suffix(".md"), title=spec.title, notes=args.note)
 

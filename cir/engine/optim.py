@@ -25,6 +25,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: dict, iterations: int
     if name == "multistep":
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.get("milestones", [])),
                                                     gamma=cfg.get("gamma", 0.1))
+    if name == "cosine" and cfg.get("warmup"):
+        return warmup_cosine(optimizer, int(cfg["warmup"]), cfg.get("t_max", iterations), cfg.get("eta_min", 0.0))
     if name == "cosine":
         # t_max: the cosine's own period (NAFNet: 200k, its iteration count); default the run's length
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.get("t_max", iterations),
@@ -35,6 +37,21 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: dict, iterations: int
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[])
     raise ValueError(f"train.scheduler.name: {name!r} is not allowed; allowed values: "
                      "'multistep', 'cosine', 'cosine_restart', 'constant'")
+
+
+def warmup_cosine_factor(step: int, base_lr: float, warmup: int, t_max: int, eta_min: float) -> float:
+    """The learning rate at ``step`` (0-based) of a cosine from ``base_lr`` to ``eta_min`` over
+    ``t_max`` steps, multiplied by ``(step + 1) / warmup`` during the first ``warmup`` steps: BasicSR's
+    ``warmup_iter`` (DRCNet's Rain13K configuration: 1000), whose warm-up rate ``lr * iter / warmup``
+    (iterations counted from 1) equals this up to the cosine's factor, within 1e-5 of 1 there."""
+    cos = eta_min + (base_lr - eta_min) * 0.5 * (1 + math.cos(math.pi * min(step, t_max) / t_max))
+    return cos * min(1.0, (step + 1) / warmup)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, warmup: int, t_max: int, eta_min: float):
+    bases = [g["lr"] for g in optimizer.param_groups]
+    lambdas = [lambda step, b=b: warmup_cosine_factor(step, b, warmup, t_max, eta_min) / b for b in bases]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
 
 def cosine_restart_factor(step: int, base_lr: float, periods: list[int], eta_mins: list[float]) -> float:

@@ -20,20 +20,21 @@ _REQUIRED = ("paper_key", "title", "tasks", "backbones", "test_sets", "metrics",
 
 
 @lru_cache(maxsize=1)
-def _load() -> tuple[dict, dict]:
+def _load() -> tuple[dict, dict, dict]:
     tables: dict[str, dict] = {}
     figures: dict[str, dict] = {}
+    complexity: dict[str, dict] = {}
     for path in sorted(PAPER_DIR.glob("*/tables.yaml")):
         doc = yaml.safe_load(path.read_text()) or {}
-        for kind, out in (("tables", tables), ("figures", figures)):
+        for kind, out in (("tables", tables), ("figures", figures), ("complexity", complexity)):
             for tid, entry in (doc.get(kind) or {}).items():
-                if tid in tables or tid in figures:
+                if tid in tables or tid in figures or tid in complexity:
                     raise CirError(f"{path}: {kind}.{tid}: the id is already used by another paper's entry")
                 missing = [k for k in _REQUIRED if k not in entry] if kind == "tables" else []
                 if missing:
                     raise CirError(f"{path}: tables.{tid}: missing key(s) {missing}")
                 out[tid] = {**entry, "id": tid, "paper": path.parent.name, "source": str(path)}
-    return tables, figures
+    return tables, figures, complexity
 
 
 def table_defs() -> dict[str, dict]:
@@ -51,6 +52,12 @@ def table_def(tid: str) -> dict:
     return tables[tid]
 
 
+def complexity_defs() -> dict[str, dict]:
+    """Printed complexity tables (DRCNet's supplement Tables 3-5: "FLOPs (G)" per method): the
+    paper's numbers beside the counts of the network config.yaml builds (cir.report.complexity)."""
+    return _load()[2]
+
+
 def figure_def(fid: str) -> dict:
     figures = figure_defs()
     if fid not in figures:
@@ -58,6 +65,27 @@ def figure_def(fid: str) -> dict:
     return figures[fid]
 
 
+def panel_experiments(panel: dict) -> list[str]:
+    """The experiments of one sweep-figure panel: its ``points`` (x -> experiment), or those of each
+    of its ``series`` (label -> {x -> experiment}; several lines in one panel)."""
+    if "series" in panel:
+        return [e for points in panel["series"].values() for e in points.values()]
+    return list(panel["points"].values())
+
+
 def figure_experiments(fid: str) -> list[str]:
     """The experiments of a sweep figure, each once, in panel order."""
-    return list(dict.fromkeys(e for p in figure_def(fid)["panels"] for e in p["points"].values()))
+    return list(dict.fromkeys(e for p in figure_def(fid)["panels"] for e in panel_experiments(p)))
+
+
+def averaged_rows() -> dict[str, int]:
+    """Experiment -> the most runs (seeds) any table or figure averages for it (``runs`` > 1:
+    DRCNet's Table 1 and sensitivity figure)."""
+    out: dict[str, int] = {}
+    entries = [(d, list(d["rows"])) for d in table_defs().values()]
+    entries += [(d, figure_experiments(fid)) for fid, d in figure_defs().items()]
+    for d, rows in entries:
+        if int(d.get("runs", 1)) > 1:
+            for e in rows:
+                out[e] = max(out.get(e, 1), int(d["runs"]))
+    return out

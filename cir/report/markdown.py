@@ -62,10 +62,12 @@ def render_markdown(
     lines = [
         f"# {title}",
         "",
-        f"Preset of our numbers: **{preset}**. Paper numbers: `cir/paper/{spec.paper_key}.csv`.",
+        f"Preset of our numbers: **{preset}**. " + (f"Paper numbers: `cir/paper/{spec.paper_key}.csv`."
+                                                   if spec.paper_key else "Paper numbers: **not available** "
+                                                   "(the paper's tables are not public); ours only."),
         "",
     ]
-    if preset != PAPER_PRESET:
+    if preset != PAPER_PRESET and spec.paper_key:
         lines += [
             (
                 f"> **NOT COMPARABLE TO THE PAPER.** Our numbers come from the `{preset}` preset: they are "
@@ -84,6 +86,11 @@ def render_markdown(
 
     def group_cell(rec: dict, cols: list[tuple[str, str]], kind: str) -> str:
         values = [_number(rec[c], spec.decimals[m], signed=kind == "diff") for c, m in cols]
+        if kind == "ours":   # the mean of several runs: "mean ± sd"
+            for i, (c, m) in enumerate(cols):
+                sd = rec.get(c[: -len("_ours")] + "_sd")
+                if values[i] and not _is_empty(sd):
+                    values[i] += f" ± {float(sd):.{spec.decimals[m]}f}"
         return "" if all(v == "" for v in values) else "/".join(values)
 
     # columns with no number in any row (e.g. "ours" on Set5 in a demo run) are left out
@@ -92,13 +99,20 @@ def render_markdown(
     header = [k.capitalize() for k in spec.row_keys]
     header += [f"{test_set} {kind}" for test_set, kind in groups]
     with_paper_params = "params_m_paper" in df.columns
+    header += ["Runs"] if "runs_ours" in df.columns else []
     header += (["Params (paper)"] if with_paper_params else []) + ["Params (ours)", "Stand-ins", "Status"]
-    lines += [f"Cells are {metric_names}; diff = ours - paper.", ""]
+    lines += [f"Cells are {metric_names}; diff = ours - paper."]
+    if "runs_ours" in df.columns:
+        lines += [f"Ours: the mean ± sample standard deviation over {spec.runs} runs (training seeds) per row, "
+                  f"as the paper reports the mean of {spec.runs} runs; column Runs counts the runs we have."]
+    lines += [""]
     lines += ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
 
     for rec in records:
         cells = [spec.display(k, rec[k]) for k in spec.row_keys]
         cells += [group_cell(rec, cols, kind) for (_, kind), cols in groups.items()]
+        if "runs_ours" in df.columns:
+            cells.append("" if _is_empty(rec["runs_ours"]) else str(int(rec["runs_ours"])))
         if with_paper_params:
             cells.append("" if _is_empty(rec["params_m_paper"]) else f"{float(rec['params_m_paper']):g}M")
         params = rec.get("parameters_ours")

@@ -22,7 +22,7 @@ STATUS_NOT_RUN = "paper only: not run in this preset"
 # a published model the paper compares with; no experiment here reproduces it
 STATUS_REFERENCE = "paper only: reference model, not reproduced"
 
-KINDS = ("paper", "ours", "diff")
+KINDS = ("paper", "ours", "diff", "sd")   # sd: spread of ours over a row's runs (seeds)
 
 
 def metric_column(test_set: str, metric: str, kind: str) -> str:
@@ -50,7 +50,7 @@ class TableSpec:
     """
 
     id: str
-    paper_key: str
+    paper_key: str | None   # None: a table of ours only (the paper's numbers are not available)
     title: str
     test_sets: tuple[str, ...]
     methods: Mapping[str, str]
@@ -66,6 +66,11 @@ class TableSpec:
     # a row method -> the paper row whose numbers it is compared with (MCIR's imported published
     # models: "official" -> "baseline", whose printed numbers are those models')
     paper_rows_of: Mapping[str, str] = field(default_factory=dict)
+    # a row experiment -> the values of row keys other than scale/backbone/method (DRCNet's Table 1
+    # row {variant: sf_only, t: 0.50}), where the paper's rows are settings, not methods
+    row_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # runs (training seeds) per row whose mean the table reports (DRCNet's Table 1: three)
+    runs: int = 1
 
     def __post_init__(self) -> None:
         where = f"table spec {self.id!r}"

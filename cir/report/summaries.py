@@ -58,8 +58,8 @@ def validate_summary(
             raise SummaryError(f"{source}: missing key {key!r}")
     for key in row_keys:
         value = summary[key]
-        if not (_is_int(value) or isinstance(value, str)):
-            raise SummaryError(f"{source}: key {key!r} must be an integer or a string, got {value!r}")
+        if not (_is_int(value) or isinstance(value, str) or _is_finite_number(value)):   # a setting: t 0.75
+            raise SummaryError(f"{source}: key {key!r} must be a number or a string, got {value!r}")
     for key in ("preset", "model_file"):
         if not isinstance(summary[key], str) or not summary[key]:
             raise SummaryError(f"{source}: key {key!r} must be a non-empty string, got {summary[key]!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,12 +34,16 @@ from cir.report.summaries import SummaryError, validate_summary
 from cir.utils.io import atomic_path, write_text
 
 RowKey = tuple[Any, ...]
+_REPLICA = re.compile(r"^(?P<base>.+)_seed(?P<seed>[0-9]+)$")   # as cir.config's seed replicas
 
 def _spec_from_def(d: dict) -> TableSpec:
     # display names of the paper's reference rows (published models, printed first, never run),
-    # then of the rows we run
+    # then of the rows we run; a row given as a mapping names its row-key values (a setting's row)
+    rows = {e: (e if isinstance(v, dict) else v) for e, v in d["rows"].items()}
     return TableSpec(id=d["id"], paper_key=d["paper_key"], title=d["title"], test_sets=tuple(d["test_sets"]),
-                     methods={**d.get("reference_rows", {}), **d.get("official_rows", {}), **d["rows"]},
+                     methods={**d.get("reference_rows", {}), **d.get("official_rows", {}), **rows},
+                     row_values={e: dict(v) for e, v in d["rows"].items() if isinstance(v, dict)},
+                     runs=int(d.get("runs", 1)),
                      backbones={**d.get("reference_backbones", {}), **d["backbones"]},
                      metrics=tuple(d["metrics"]), notes=tuple(d.get("notes", ())),
                      row_keys=tuple(d.get("row_keys", ("scale", "backbone", "method"))),
@@ -98,6 +103,15 @@ def _summary_row(spec: TableSpec, summary: Mapping[str, Any], paper: pd.DataFram
     row = []
     for key in spec.row_keys:
         value = summary[key]
+        if not len(paper):   # a table of ours only (DRCNet's main table): no printed rows to match
+            row.append(value)
+            continue
+        if pd.api.types.is_float_dtype(paper[key].dtype):   # a setting (DRCNet's t, delta)
+            try:
+                row.append(float(value))
+            except (TypeError, ValueError):
+                raise SummaryError(f"{source}: key {key!r} must be a number like the paper's, got {value!r}") from None
+            continue
         if pd.api.types.is_integer_dtype(paper[key].dtype) and not isinstance(value, int):
             raise SummaryError(f"{source}: key {key!r} must be an integer like the paper's, got {value!r}")
         if not pd.api.types.is_integer_dtype(paper[key].dtype) and not isinstance(value, str):
@@ -126,19 +140,81 @@ def _index_summaries(
         raise SummaryError(
             f"table requested for preset {preset!r} but the summaries are from preset {next(iter(presets))!r}"
         )
-    indexed: dict[RowKey, Mapping[str, Any]] = {}
+    grouped: dict[RowKey, list[Mapping[str, Any]]] = {}
     for summary, source in zip(summaries, sources):
-        row = _summary_row(spec, summary, paper, source)
-        if row in indexed and spec.merge_models and not set(indexed[row]["test_sets"]) & set(summary["test_sets"]):
-            indexed[row] = _merged(indexed[row], summary)
+        grouped.setdefault(_summary_row(spec, summary, paper, source), []).append(summary)
+    indexed: dict[RowKey, Mapping[str, Any]] = {}
+    for row, group in grouped.items():
+        seeds = [s.get("seed") for s in group]
+        if len(group) > 1 and any(seed is not None for seed in seeds):   # one row's runs, by seed
+            for i, a in enumerate(group):   # one run per seed and test set (a row may span tasks)
+                for b in group[i + 1:]:
+                    if a.get("seed") == b.get("seed") and set(a["test_sets"]) & set(b["test_sets"]):
+                        raise SummaryError(f"two summaries claim row {dict(zip(spec.row_keys, row))} with the same "
+                                           f"seed: model files {a['model_file']!r} and {b['model_file']!r}")
+            indexed[row] = _mean_of_runs(group, spec.metrics)
             continue
-        if row in indexed:
+        indexed[row] = group[0]
+        for summary in group[1:]:
+            if spec.merge_models and not set(indexed[row]["test_sets"]) & set(summary["test_sets"]):
+                indexed[row] = _merged(indexed[row], summary)
+                continue
             raise SummaryError(
                 f"two summaries claim row {dict(zip(spec.row_keys, row))}: model files "
                 f"{indexed[row]['model_file']!r} and {summary['model_file']!r}"
             )
-        indexed[row] = summary
     return indexed
+
+
+def _replica(name: str) -> tuple[str, int | None]:
+    """``(base experiment, seed)`` of a seed replica's name (``dckd_seed1``); ``(name, None)`` else."""
+    m = _REPLICA.match(name)
+    return (m["base"], int(m["seed"])) if m else (name, None)
+
+
+def _with_row_values(spec: TableSpec, summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each summary as the row it measures: a seed replica of a row experiment counts for that row
+    (its seed kept in ``seed``), and a setting's row gets its row-key values (``spec.row_values``)."""
+    out = []
+    for summary in summaries:
+        s = dict(summary)
+        method = s.get("method")
+        if isinstance(method, str):
+            base, seed = _replica(method)
+            if seed is not None and base in spec.methods:
+                s["method"], s["seed"] = base, seed
+            s.update(spec.row_values.get(s["method"], {}))
+        out.append(s)
+    return out
+
+
+def _mean_of_runs(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:
+    """One row measured by several runs (seeds): per test set and metric the mean and the sample
+    standard deviation (``test_sets_sd``) over the runs that have it; a metric unavailable in any
+    run stays unavailable."""
+    first = runs[0]
+    means: dict[str, dict[str, Any]] = {}
+    sds: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(n for r in runs for n in r["test_sets"]):
+        means[name], sds[name] = {}, {}
+        for metric in metrics:
+            values = [r["test_sets"][name][metric] for r in runs if name in r["test_sets"]]
+            unavailable = [v for v in values if is_unavailable(v)]
+            if unavailable:
+                means[name][metric] = unavailable[0]
+                continue
+            values = [float(v) for v in values]
+            mean = sum(values) / len(values)
+            means[name][metric] = mean
+            sds[name][metric] = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                                 if len(values) > 1 else math.nan)
+    counts = [sum(name in r["test_sets"] for r in runs) for name in means]
+    return {**first, "test_sets": means, "test_sets_sd": sds, "runs": max(counts),
+            "seeds": [r.get("seed") for r in runs],
+            "model_file": "; ".join(r["model_file"] for r in runs),
+            "stand_ins": list(dict.fromkeys(s for r in runs for s in r["stand_ins"])),
+            "metric_convention": "; ".join(dict.fromkeys(
+                c for r in runs for c in str(r.get("metric_convention") or "").split("; ") if c))}
 
 
 def _merged(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,7 +222,10 @@ def _merged(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     return {**a, "test_sets": {**a["test_sets"], **b["test_sets"]},
             "model_file": f"{a['model_file']}; {b['model_file']}",
             "parameters": a["parameters"] if a["parameters"] == b["parameters"] else max(a["parameters"], b["parameters"]),
-            "stand_ins": list(dict.fromkeys([*a["stand_ins"], *b["stand_ins"]]))}
+            "stand_ins": list(dict.fromkeys([*a["stand_ins"], *b["stand_ins"]])),
+            # models of different tasks may be scored differently (DRCNet: Y for deraining, RGB else)
+            "metric_convention": "; ".join(dict.fromkeys(
+                c for s in (a, b) for c in str(s.get("metric_convention") or "").split("; ") if c))}
 
 
 def _with_derived(spec: TableSpec, cells: Mapping[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
@@ -202,6 +281,13 @@ def _ours(results: Mapping[str, Any], test_set: str, metric: str) -> float | str
     return value if is_unavailable(value) else float(value)
 
 
+def _sd(summary: Mapping[str, Any] | None, test_set: str, metric: str) -> float:
+    """The spread of our runs of a row on ``test_set`` (NaN for one run or none)."""
+    if summary is None:
+        return math.nan
+    return float(summary.get("test_sets_sd", {}).get(test_set, {}).get(metric, math.nan))
+
+
 def build_table(
     spec: TableSpec,
     summaries: Sequence[Mapping[str, Any]],
@@ -220,12 +306,16 @@ def build_table(
     """
     if not isinstance(preset, str) or not preset:
         raise SummaryError(f"preset must be a non-empty string, got {preset!r}")
-    paper = load_paper_table(spec.paper_key, required_columns=(*spec.row_keys, "test_set", *spec.metrics))
-    _check_paper_table(spec, paper)
+    if spec.paper_key is None:   # a table of ours only: the paper's numbers are not available
+        paper = pd.DataFrame(columns=[*spec.row_keys, "test_set", *spec.metrics])
+    else:
+        paper = load_paper_table(spec.paper_key, required_columns=(*spec.row_keys, "test_set", *spec.metrics))
+        _check_paper_table(spec, paper)
     paper_values = _paper_values(spec, paper)
     marked = paper.loc[reference_only(paper), list(spec.row_keys)]
     references = {tuple(r) for r in marked.itertuples(index=False)}
-    ours = _index_summaries(spec, summaries, preset, paper)
+    ours = _index_summaries(spec, _with_row_values(spec, summaries), preset, paper)
+    with_runs = spec.runs > 1 or any("runs" in s for s in ours.values())
     params_paper = ({tuple(r[k] for k in spec.row_keys): float(r["params_m"])
                      for r in paper.to_dict("records") if not pd.isna(r["params_m"])}
                     if "params_m" in paper.columns else {})
@@ -260,9 +350,15 @@ def build_table(
                 rec[metric_column(test_set, metric, "paper")] = p
                 rec[metric_column(test_set, metric, "ours")] = o
                 rec[metric_column(test_set, metric, "diff")] = math.nan if isinstance(o, str) else _diff(o, p)
+                if with_runs:
+                    rec[metric_column(test_set, metric, "sd")] = _sd(summary, spec.set_names.get(test_set, test_set), metric)
         for test_set in extra_sets:
             for metric in spec.metrics:
                 rec[metric_column(test_set, metric, "ours")] = _ours(results, test_set, metric)
+                if with_runs:
+                    rec[metric_column(test_set, metric, "sd")] = _sd(summary, test_set, metric)
+        if with_runs:
+            rec["runs_ours"] = summary.get("runs", 1) if summary is not None else pd.NA
         if "params_m" in paper.columns:  # the paper's #Params column (millions), where it prints one
             rec["params_m_paper"] = params_paper.get(row, math.nan)
         rec["parameters_ours"] = summary["parameters"] if summary is not None else pd.NA
@@ -271,13 +367,11 @@ def build_table(
         records.append(rec)
 
     columns = [*spec.row_keys, "status", "preset"]
-    columns += [
-        metric_column(d, m, k)
-        for d in spec.test_sets
-        for m in spec.metrics
-        for k in ("paper", "ours", "diff")
-    ]
-    columns += [metric_column(d, m, "ours") for d in extra_sets for m in spec.metrics]
+    kinds = ("paper", "ours", "diff", "sd") if with_runs else ("paper", "ours", "diff")
+    columns += [metric_column(d, m, k) for d in spec.test_sets for m in spec.metrics for k in kinds]
+    columns += [metric_column(d, m, k) for d in extra_sets for m in spec.metrics
+                for k in (("ours", "sd") if with_runs else ("ours",))]
+    columns += ["runs_ours"] if with_runs else []
     columns += (["params_m_paper"] if "params_m" in paper.columns else []) + ["parameters_ours", "stand_ins"]
     columns += ["metric_convention"]
     df = pd.DataFrame.from_records(records, columns=columns)
