@@ -179,6 +179,11 @@ def dvc_stages(jobs: list[dict], preset: str, workdir: str | Path = ".") -> dict
     return {"stages": stages}
 
 
-def render(preset: str, targets: str | Sequence[str] = DVC_TARGETS, workdir: str | Path = ".") -> str:
-    doc = dvc_stages(snakemake_jobs(targets, preset, workdir), preset, workdir)
+def render_jobs(jobs: list[dict], preset: str, workdir: str | Path = ".") -> str:
+    """dvc.yaml's text for the jobs of :func:`snakemake_jobs`."""
+    doc = dvc_stages(jobs, preset, workdir)
     return HEADER.format(preset=preset) + yaml.safe_dump(doc, sort_keys=False, width=1000)
+
+
+def render(preset: str, targets: str | Sequence[str] = DVC_TARGETS, workdir: str | Path = ".") -> str:
+    return render_jobs(snakemake_jobs(targets, preset, workdir), preset, workdir)

@@ -101,6 +101,13 @@ def figure_points(fid):
     return cir_config.table_choice(PRESET, fid, figure_experiments(fid), d["tasks"])[0]
 
 
+def figure_buildable(fid):
+    """Whether this preset has the task and backbone of sweep figure ``fid``."""
+    d = figure_def(fid)
+    return (any(t in TASKS for t in cir_config.table_choice(PRESET, fid, [], d["tasks"])[1])
+            and next(iter(d["backbones"])) in PRESET["backbones"])
+
+
 def figure_runs(fid):
     d = figure_def(fid)
     task = cir_config.table_choice(PRESET, fid, [], d["tasks"])[1][0]
@@ -337,7 +344,8 @@ rule drcnet_all:
     input:
         tables=[f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("drcnet_") and buildable(tid)]
         + [f"{RESULTS}/tables/{tid}.csv" for tid in COMPLEXITY_IDS if tid.startswith("drcnet_")],
-        figures=[f"{RESULTS}/figures/{fid}.png" for fid in cir_figure_defs() if fid.startswith("drcnet_")]
+        figures=[f"{RESULTS}/figures/{fid}.png" for fid in cir_figure_defs()
+                 if fid.startswith("drcnet_") and figure_buildable(fid)]
         + [f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in DRCNET_VISUAL_SETS],
     output:
         f"{RESULTS}/tables/drcnet_all.md",

@@ -6,22 +6,27 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cir.dvc_export import DVC_TARGETS, render, snakemake_jobs
+from cir.dvc_export import DVC_TARGETS, render_jobs, snakemake_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow   # each test runs a Snakemake dry run
+pytestmark = pytest.mark.slow   # a Snakemake dry run of the whole demo DAG (about a minute)
 
 
-def test_committed_dvc_yaml_matches_the_snakemake_dag():
+@pytest.fixture(scope="module")
+def jobs():
+    """The demo DAG's jobs, read once for the module (cir.dvc_export.render reads the same)."""
+    return snakemake_jobs(DVC_TARGETS, "demo", ROOT)
+
+
+def test_committed_dvc_yaml_matches_the_snakemake_dag(jobs):
     committed = (ROOT / "dvc.yaml").read_text()
-    assert committed == render("demo", workdir=ROOT), (
+    assert committed == render_jobs(jobs, "demo", ROOT), (
         "dvc.yaml is out of date with rules/*.smk; run: python workflow_scripts/export_dvc.py --preset demo")
 
 
-def test_every_snakemake_command_is_a_dvc_stage_command():
+def test_every_snakemake_command_is_a_dvc_stage_command(jobs):
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     dvc_cmds = {s["cmd"][-1] for s in stages.values()}
-    jobs = snakemake_jobs(DVC_TARGETS, "demo", ROOT)
     sm_cmds = {j["cmd"] for j in jobs}
     assert sm_cmds == dvc_cmds
     assert len(jobs) == len(stages)

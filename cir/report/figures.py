@@ -127,7 +127,7 @@ def write_sweep_figure(spec: FigureSpec, table: pd.DataFrame, png_path, csv_path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(spec.panels), figsize=(5 * len(spec.panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(spec.panels), figsize=(max(5 * len(spec.panels), 9), 4.4), squeeze=False)
     for ax, panel in zip(axes[0], spec.panels):
         part = table[table["panel"] == panel.title]
         for (label, test_set), rows in part.groupby(["series", "test_set"], sort=False):
@@ -152,9 +152,9 @@ def write_sweep_figure(spec: FigureSpec, table: pd.DataFrame, png_path, csv_path
     foot += spec.note
     if stand_ins:
         foot += " Stand-ins: " + "; ".join(stand_ins)
-    fig.suptitle(spec.title, fontsize=11)
+    fig.suptitle(spec.title, fontsize=11, wrap=True)
     fig.text(0.01, 0.01, foot, fontsize=7, wrap=True)
-    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.16, 1, 0.93))
     spread = sweep_spread(table)
     md = [f"# {spec.title}", "", f"Preset: {', '.join(presets)}. {spec.note}", "",
           "| panel | line | test set | points | PSNR range over the sweep (dB) | mean seed sd (dB) | best x |",

@@ -128,8 +128,9 @@ def render_markdown(
         lines += [f"{i}. {_cell(s)}" for i, s in enumerate(stand_ins, start=1)]
     else:
         lines.append("None.")
-    conventions = list(dict.fromkeys(c for c in df.get("metric_convention", pd.Series(dtype=str))
-                                     if not _is_empty(c)))
+    # a row of several models may join their conventions with " + " (DRCNet: Y for rain, RGB else)
+    conventions = list(dict.fromkeys(part for c in df.get("metric_convention", pd.Series(dtype=str))
+                                     if not _is_empty(c) for part in str(c).split(" + ")))
     if conventions:
         lines += ["", "## How our numbers are measured", ""] + [f"- {_cell(c)}" for c in conventions]
     all_notes = [*spec.notes, *notes]

@@ -213,8 +213,7 @@ def _mean_of_runs(runs: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> 
             "seeds": [r.get("seed") for r in runs],
             "model_file": "; ".join(r["model_file"] for r in runs),
             "stand_ins": list(dict.fromkeys(s for r in runs for s in r["stand_ins"])),
-            "metric_convention": "; ".join(dict.fromkeys(
-                c for r in runs for c in str(r.get("metric_convention") or "").split("; ") if c))}
+            "metric_convention": _conventions(runs)}
 
 
 def _merged(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,8 +223,17 @@ def _merged(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
             "parameters": a["parameters"] if a["parameters"] == b["parameters"] else max(a["parameters"], b["parameters"]),
             "stand_ins": list(dict.fromkeys([*a["stand_ins"], *b["stand_ins"]])),
             # models of different tasks may be scored differently (DRCNet: Y for deraining, RGB else)
-            "metric_convention": "; ".join(dict.fromkeys(
-                c for s in (a, b) for c in str(s.get("metric_convention") or "").split("; ") if c))}
+            "metric_convention": _conventions((a, b))}
+
+
+def _conventions(summaries: Iterable[Mapping[str, Any]]) -> str:
+    """The distinct metric conventions of the summaries of one row, joined by " + "."""
+    parts: list[str] = []
+    for s in summaries:
+        for c in str(s.get("metric_convention") or "").split(" + "):
+            if c and c not in parts:
+                parts.append(c)
+    return " + ".join(parts)
 
 
 def _with_derived(spec: TableSpec, cells: Mapping[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
