@@ -213,6 +213,12 @@ def _check_table_choices(pname: str, preset: dict, exps: dict, problems: list[st
                                 f"and the preset ({', '.join(preset['tasks'])})")
 
 
+def table_runs(preset: dict, tid: str, runs: int) -> int:
+    """The training seeds per row of table (or figure) ``tid`` in ``preset``: its ``tables.<tid>.runs``
+    where it sets one (a quick look at a sweep with one seed), else the table's ``runs``."""
+    return int(preset.get("tables", {}).get(tid, {}).get("runs", runs))
+
+
 def table_choice(preset: dict, tid: str, rows: list[str], tasks: list[str]) -> tuple[list[str], list[str]]:
     """The rows and tasks of table (or figure) ``tid`` that ``preset`` runs: its ``tables.<tid>``
     choice where it has one, else ``rows`` and ``tasks`` unchanged."""

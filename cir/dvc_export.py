@@ -15,6 +15,7 @@ of the pipeline cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -92,18 +93,24 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def _imports(path: Path) -> set[str]:
-    """The ``cir`` modules a Python file imports (anywhere in it, functions included)."""
+def _imports(path: Path) -> frozenset[str]:
+    """The ``cir`` modules a Python file imports (anywhere in it, functions included); parsed once
+    per file version (every stage's code dependencies walk the same modules)."""
+    return _imports_of(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _imports_of(path: str, _mtime_ns: int) -> frozenset[str]:
     import ast
 
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(Path(path).read_text(), path)):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.split(".")[0] == "cir")
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == "cir":
             names.add(node.module)
             names.update(f"{node.module}.{a.name}" for a in node.names)   # `from cir.x import module`
-    return names
+    return frozenset(names)
 
 
 def code_deps(entry_files: Sequence[str | Path], extra_modules: Sequence[str] = (), root: str | Path = ".") -> list[str]:

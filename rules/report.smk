@@ -33,7 +33,7 @@ def table_runs(tid):
     official = d.get("official_rows", {})
     return [(t, b, r) for t in tasks for b in backbones for e in rows
             if runs_at(e, t) and t in only.get(b, [t]) and (e not in official or has_official_weights(b, t))
-            for r in row_runs(e, d.get("runs", 1))]
+            for r in row_runs(e, cir_config.table_runs(PRESET, tid, d.get("runs", 1)))]
 
 
 def row_runs(exp, runs):
@@ -111,7 +111,8 @@ def figure_buildable(fid):
 def figure_runs(fid):
     d = figure_def(fid)
     task = cir_config.table_choice(PRESET, fid, [], d["tasks"])[1][0]
-    return [(task, next(iter(d["backbones"])), r) for e in figure_points(fid) for r in row_runs(e, d.get("runs", 1))]
+    runs = cir_config.table_runs(PRESET, fid, d.get("runs", 1))
+    return [(task, next(iter(d["backbones"])), r) for e in figure_points(fid) for r in row_runs(e, runs)]
 
 
 rule sweep_figure:

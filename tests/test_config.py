@@ -48,7 +48,7 @@ def bad(cfg, path, value):
      r"presets\.demo\.train\.optimizer\.name: 'sgd' is not allowed; allowed values: 'adam', 'adamw'"),
     (["presets", "demo", "tasks"], ["x2", "x9"], r"presets\.demo\.tasks\.1: 'x9' does not match"),
     (["presets", "demo", "models", "rcan", "arch"], "rcann",
-     r"presets\.demo\.models\.rcan\.arch: 'rcann' is not an architecture; allowed values: dehazeformer, drcnet, edsr"),
+     r"presets\.demo\.models\.rcan\.arch: 'rcann' is not an architecture; allowed values: criacl, dehazeformer, drcnet, edsr"),
     (["presets", "demo", "backbones"], ["swinir", "carn"],
      r"presets\.demo\.models: no entry for backbone 'carn'"),
     (["presets", "demo", "tasks"], ["x4", "dejpeg"], r"presets\.demo\.tasks\.1: 'dejpeg' does not match"),

@@ -176,6 +176,24 @@ def _idt(scale: int, **params: Any) -> nn.Module:
     return build_idt(scale, **params)
 
 
+def _criacl(scale: int, **params: Any) -> nn.Module:
+    from cir.models.criacl import build_criacl
+
+    return build_criacl(scale, **params)
+
+
+def _convert_criacl(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
+    from cir.models.criacl import convert_official
+
+    return convert_official(obj, scale, **params)
+
+
+def _is_criacl(obj: Any) -> bool:
+    from cir.models.criacl import is_criacl_state
+
+    return is_criacl_state(obj)
+
+
 def _convert_dehazeformer(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
     from cir.models.dehazeformer import convert_official
 
@@ -212,6 +230,9 @@ class Architecture:
     # turns an official weight file (what torch.load returns) into a state dict for
     # build_model(name, scale, **params); for the networks spandrel does not know
     convert: Callable[[Any, int, dict[str, Any]], dict[str, torch.Tensor]] | None = None
+    # recognises this network's official files (what torch.load returns) before spandrel sees
+    # them: for a file spandrel would misread (Cria-CL's: read as ESRGAN, head dropped)
+    recognise: Callable[[Any], bool] | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -232,6 +253,9 @@ ARCHITECTURES: dict[str, Architecture] = {
                            "Network, ECCV 2022 (cir/models/drcnet.py)", scale_one=True),
     "idt": Architecture("idt", _idt, "", "Xiao et al., Image De-raining Transformer, IEEE TPAMI 2023 "
                         "(cir/models/idt.py)", scale_one=True, convert=_convert_idt),
+    "criacl": Architecture("criacl", _criacl, "", "Shi et al., Criteria Comparative Learning for Real-scene "
+                           "Image Super-Resolution (Cria-CL), IEEE TCSVT 2022 (cir/models/criacl.py)",
+                           convert=_convert_criacl, recognise=_is_criacl),
 }
 
 
@@ -251,7 +275,7 @@ def pad_multiple(arch: str, params: dict[str, Any] | None = None) -> int:
         return 2 ** len(params.get("enc_blk_nums", NAFNET_DEFAULTS["enc_blk_nums"]))
     if arch == "restormer":
         return RESTORMER_MULTIPLE
-    if arch in ("edsr", "ffanet"):
+    if arch in ("criacl", "edsr", "ffanet"):
         return 1
     if arch == "dehazeformer":
         from cir.models.dehazeformer import pad_multiple as dehazeformer_multiple
@@ -320,6 +344,8 @@ def load_model_file(path: str | Path, *, expect_arch: str | None = None, expect_
         _check_expectations(path, spec["arch"], spec["scale"], expect_arch, expect_scale)
         return model
     entry = ARCHITECTURES.get(expect_arch) if expect_arch else None
+    if entry is None:  # a file spandrel would misread never reaches it
+        entry = next((a for a in ARCHITECTURES.values() if a.recognise is not None and a.recognise(obj)), None)
     if entry is not None and entry.convert is not None:
         return _load_converted(path, obj, entry, expect_scale, dict(params or {}))
     return _load_official(path, expect_arch, expect_scale)
