@@ -355,3 +355,30 @@ def test_official_file_never_reaches_spandrel(tmp_path):
     torch.save({k: v for k, v in official.state_dict().items() if not k.startswith(HEAD_GROUPS)}, trunk_only)
     with pytest.raises(CirError, match="RRDB_PSNR_x4.pth: Cria-CL: .*plain ESRGAN/RRDB checkpoint"):
         load_model_file(trunk_only, expect_arch="criacl", expect_scale=4, params=params)
+
+
+def test_esrgan_psnr_weights_start_the_trunk_and_leave_the_head():
+    """The public configuration starts from ESRGAN's RRDB_PSNR_x4.pth (the original repository's
+    model.N keys): loaded into the trunk, the code head's ``mid`` image is ESRGAN's output."""
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    from cir.models.criacl import build_criacl, esrgan_trunk_state, load_esrgan_trunk
+
+    torch.manual_seed(0)
+    esrgan = ESRGAN(num_filters=64, num_blocks=1, scale=4).eval()   # old-arch keys, gc 32
+    old = esrgan.state_dict()
+    assert "model.1.sub.1.weight" in old and "model.10.weight" in old
+    net = build_criacl(4, nb=1).eval()
+    head = {k: v.clone() for k, v in net.state_dict().items() if k.startswith(("branch1.", "sm.", "tail_conv2."))}
+    load_esrgan_trunk(net, {"params": old})
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(net.parts(x)["mid"], esrgan(x), atol=1e-6)
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in head.items())
+    # new-arch names (BasicSR) map to themselves; a wrong nb or a foreign key is named
+    assert set(esrgan_trunk_state(net.state_dict(), 1)) == {k for k in net.state_dict() if k.startswith(
+        ("conv_first", "RRDB_trunk", "trunk_conv", "upconv", "HRconv", "conv_last"))}
+    with pytest.raises(CirError, match="model.1.sub.1.weight.*is nb 2 right"):
+        esrgan_trunk_state(old, 2)
+    with pytest.raises(CirError, match="ESRGAN trunk of Cria-CL"):
+        load_esrgan_trunk(build_criacl(4, nb=1, nf=32), old)   # a narrower network: shapes named

@@ -86,6 +86,7 @@ head.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -368,7 +369,7 @@ def _require_head(sd: Mapping[str, Tensor], expected: Mapping[str, Any]) -> None
         what = ("a plain ESRGAN/RRDB checkpoint: it has no two-branch head" if plain
                 else "not a Cria-CL checkpoint: it has no two-branch head")
         hint = (" (spandrel would read it as ESRGAN and output the trunk's image; a trunk for "
-                "initialisation must be loaded as such, not as a Cria-CL network)") if plain else ""
+                "initialisation is loaded with load_esrgan_trunk, not as a Cria-CL network)") if plain else ""
         raise CirError(f"Cria-CL: the weights are {what}{hint}; missing {summary}: {_first_keys(missing)}")
     raise CirError(f"Cria-CL: the weights have only part of the two-branch head; missing {summary}: "
                    f"{_first_keys(missing)}")
@@ -396,4 +397,45 @@ def load_criacl_state(model: CriaCLNet, obj: Any, *, key: str | None = None) -> 
     strictly; refuses one without the two-branch head. Returns ``model``."""
     sd = _check(_state_dict(obj, key), expected_shapes(model))
     model.load_state_dict(sd, strict=True)
+    return model
+
+
+# -- initialisation from ESRGAN's PSNR model (the public configuration's RRDB_PSNR_x4.pth) ---------
+_OLD_ARCH = re.compile(r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.(weight|bias)$")
+_OLD_ARCH_FIXED = {"model.0": "conv_first", "model.3": "upconv1", "model.6": "upconv2", "model.8": "HRconv",
+                   "model.10": "conv_last"}
+
+
+def esrgan_trunk_state(obj: Any, nb: int, *, key: str | None = None) -> dict[str, Tensor]:
+    """ESRGAN's RRDBNet weights (the original repository's ``model.N`` keys, e.g.
+    ``RRDB_PSNR_x4.pth``, or the new-arch ``conv_first`` / ``RRDB_trunk`` names of BasicSR) as a
+    state dict of this module's trunk and reconstruction keys; ``nb``: the network's RRDB count
+    (the old keys hold the trunk conv at ``model.1.sub.<nb>``). Head keys are absent."""
+    sd = _state_dict(obj, key)
+    if any(k.startswith(("conv_first.", "RRDB_trunk.")) for k in sd):   # new-arch names already
+        return {k: v for k, v in sd.items() if not k.startswith(HEAD_PREFIXES)}
+    out: dict[str, Tensor] = {}
+    for k, v in sd.items():
+        m = _OLD_ARCH.match(k)
+        prefix, _, leaf = k.rpartition(".")
+        if m:
+            out[f"RRDB_trunk.{m[1]}.RDB{m[2]}.conv{m[3]}.{m[4]}"] = v
+        elif prefix == f"model.1.sub.{int(nb)}":
+            out[f"trunk_conv.{leaf}"] = v
+        elif prefix in _OLD_ARCH_FIXED:
+            out[f"{_OLD_ARCH_FIXED[prefix]}.{leaf}"] = v
+        else:
+            raise CirError(f"ESRGAN weights: key {k!r} is not one of ESRGAN's RRDBNet (model.0, model.1.sub.<i>."
+                           f"RDB<k>.conv<j>.0, model.1.sub.{int(nb)}, model.3/6/8/10); is nb {nb} right?")
+    return out
+
+
+def load_esrgan_trunk(model: CriaCLNet, obj: Any, *, key: str | None = None) -> CriaCLNet:
+    """Start ``model`` from an ESRGAN RRDBNet file (as the public configuration starts from
+    ``RRDB_PSNR_x4.pth`` with ``strict_load: false``): every trunk and reconstruction weight must be
+    there with its shape; the two-branch head keeps its initialisation. Returns ``model``."""
+    expected = {k: s for k, s in expected_shapes(model).items() if not k.startswith(HEAD_PREFIXES)}
+    sd = esrgan_trunk_state(obj, len(model.RRDB_trunk), key=key)
+    check_state_dict(sd, expected, "ESRGAN trunk of Cria-CL")
+    model.load_state_dict(sd, strict=False)
     return model
