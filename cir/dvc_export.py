@@ -99,7 +99,7 @@ def _imports(path: Path) -> frozenset[str]:
     return _imports_of(str(path), path.stat().st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _imports_of(path: str, _mtime_ns: int) -> frozenset[str]:
     import ast
 

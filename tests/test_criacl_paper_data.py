@@ -10,18 +10,16 @@ The README's arithmetic and text claims are checked at the end.
 
 from __future__ import annotations
 
-import csv
 import re
 from decimal import Decimal
 from itertools import combinations
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from _paper_seed import check_csv, csv_rows, seed_lines, table_block
 
 from cir.paper import PAPER_DIR, load_paper_table, paper_table_keys, reference_only
 
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 CRIACL_TITLE = "Criteria Comparative Learning for Real-scene Image Super-Resolution"
 CRIACL = PAPER_DIR / "criacl"
 TABLES = [f"table{i}" for i in range(1, 8)]
@@ -89,45 +87,19 @@ NUMBER = re.compile(r"\d+\.\d+")
 
 
 def _seed_lines() -> list[str]:
-    if not SEEDS.is_dir():
-        pytest.skip(f"paper seed texts not available: folder {SEEDS} is absent")
-    for path in sorted(SEEDS.glob("*.txt")):
-        text = path.read_text(encoding="utf-8")
-        if CRIACL_TITLE in text:
-            return text.splitlines()
-    pytest.fail(f"no seed text in {SEEDS} contains the Cria-CL title {CRIACL_TITLE!r}")
+    return seed_lines(CRIACL_TITLE)
 
 
 def _block(lines: list[str], caption: str) -> list[list[str]]:
-    """The tab-separated cells of the table above the one line starting with ``caption``: the
-    non-empty lines before it (after the empty line(s) between them), in order."""
-    hits = [i for i, ln in enumerate(lines) if ln.startswith(caption)]
-    assert len(hits) == 1, f"caption {caption!r} found on lines {hits} of the seed"
-    i = hits[0] - 1
-    while not lines[i].strip():
-        i -= 1
-    rows = []
-    while i >= 0 and lines[i].strip():
-        assert "\t" in lines[i], f"not a table line: {lines[i]!r}"
-        rows.append(lines[i].split("\t"))
-        i -= 1
-    return rows[::-1]
+    return table_block(lines, caption, above=True)
 
 
 def _csv_rows(table: str) -> list[dict[str, str]]:
-    with open(CRIACL / f"{table}.csv", newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return csv_rows(CRIACL / f"{table}.csv")
 
 
 def _check(table: str, seed: list[dict[str, str]]) -> None:
-    """The CSV has the expected columns and exactly the seed's lines, cell for cell, in order."""
-    rows = _csv_rows(table)
-    assert rows, f"{table}.csv is empty"
-    assert list(rows[0]) == COLUMNS[table]
-    assert all(list(s) == COLUMNS[table] for s in seed)
-    assert len(rows) == len(seed), f"{table}.csv has {len(rows)} lines, the seed {len(seed)}"
-    wrong = [(got, exp) for got, exp in zip(rows, seed) if got != exp]
-    assert not wrong, f"{table}.csv differs from the paper (csv, paper): {wrong}"
+    check_csv(CRIACL / f"{table}.csv", COLUMNS[table], seed)
 
 
 def _name(cell: str, cited: bool = True) -> tuple[str, str]:

@@ -10,17 +10,15 @@ text claims are checked at the end.
 
 from __future__ import annotations
 
-import csv
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from _paper_seed import check_csv, csv_rows, seed_lines, table_block
 
 from cir.paper import PAPER_DIR, load_paper_table, paper_table_keys, reference_only
 
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
 DRCNET_TITLE = "DRCNet: Dynamic Image Restoration Contrastive Network"
 DRCNET = PAPER_DIR / "drcnet"
 TABLES = [f"table{i}" for i in range(1, 6)]
@@ -58,45 +56,19 @@ INPUT_HW = "256x256"  # "Flops are obtained on a single NVIDIA V100 GPU with 256
 
 
 def _seed_lines() -> list[str]:
-    if not SEEDS.is_dir():
-        pytest.skip(f"paper seed texts not available: folder {SEEDS} is absent")
-    for path in sorted(SEEDS.glob("*.txt")):
-        text = path.read_text(encoding="utf-8")
-        if DRCNET_TITLE in text:
-            return text.splitlines()
-    pytest.fail(f"no seed text in {SEEDS} contains the DRCNet title {DRCNET_TITLE!r}")
+    return seed_lines(DRCNET_TITLE)
 
 
 def _block(lines: list[str], caption: str) -> list[list[str]]:
-    """The tab-separated cells of the table below the one line starting with ``caption``: the
-    non-empty lines after the caption (one blank line between them) up to the next empty line."""
-    hits = [i for i, ln in enumerate(lines) if ln.startswith(caption)]
-    assert len(hits) == 1, f"caption {caption!r} found on lines {hits} of the seed"
-    i = hits[0] + 1
-    while not lines[i].strip():
-        i += 1
-    rows = []
-    while i < len(lines) and lines[i].strip():
-        assert "\t" in lines[i], f"not a table line: {lines[i]!r}"
-        rows.append(lines[i].split("\t"))
-        i += 1
-    return rows
+    return table_block(lines, caption)
 
 
 def _csv_rows(table: str) -> list[dict[str, str]]:
-    with open(DRCNET / f"{table}.csv", newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return csv_rows(DRCNET / f"{table}.csv")
 
 
 def _check(table: str, seed: list[dict[str, str]]) -> None:
-    """The CSV has the expected columns and exactly the seed's lines, cell for cell, in order."""
-    rows = _csv_rows(table)
-    assert rows, f"{table}.csv is empty"
-    assert list(rows[0]) == COLUMNS[table]
-    assert all(list(s) == COLUMNS[table] for s in seed)
-    assert len(rows) == len(seed), f"{table}.csv has {len(rows)} lines, the seed {len(seed)}"
-    wrong = [(got, exp) for got, exp in zip(rows, seed) if got != exp]
-    assert not wrong, f"{table}.csv differs from the paper (csv, paper): {wrong}"
+    check_csv(DRCNET / f"{table}.csv", COLUMNS[table], seed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,6 @@ from cir.errors import CirError
 from cir.paper.defs import figure_defs
 from cir.utils.cli import parse_named_path
 from cir.utils.io import atomic_path, write_text
-
 
 _REPLICA = re.compile(r"^(?P<base>.+)_seed(?P<seed>[0-9]+)$")   # as cir.config's seed replicas
 

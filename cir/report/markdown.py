@@ -103,8 +103,8 @@ def render_markdown(
     header += (["Params (paper)"] if with_paper_params else []) + ["Params (ours)", "Stand-ins", "Status"]
     lines += [f"Cells are {metric_names}; diff = ours - paper."]
     if "runs_ours" in df.columns:
-        lines += [f"Ours: the mean ± sample standard deviation over {spec.runs} runs (training seeds) per row, "
-                  f"as the paper reports the mean of {spec.runs} runs; column Runs counts the runs we have."]
+        lines += [(f"Ours: the mean ± sample standard deviation over {spec.runs} runs (training seeds) per row, "
+                   f"as the paper reports the mean of {spec.runs} runs; column Runs counts the runs we have.")]
     lines += [""]
     lines += ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
 
