@@ -384,6 +384,13 @@ def replica_name(base: str, seed: int, preset: dict) -> str:
     return base if int(seed) == int(preset["train"]["seed"]) else f"{base}_seed{int(seed)}"
 
 
+def split_replica(name: str) -> tuple[str, int | None]:
+    """``(base experiment, seed)`` of a seed replica's name (``dckd_seed1`` -> ``("dckd", 1)``);
+    ``(name, None)`` for any other name."""
+    m = _REPLICA.match(name)
+    return (m["base"], int(m["seed"])) if m else (name, None)
+
+
 def experiment(cfg: dict, name: str) -> dict[str, Any]:
     """The experiment ``name``; ``{base}_seed{n}`` is student experiment ``base`` with training
     seed ``n`` (key ``seed`` set), the replicas a preset's ``seeds`` list asks for."""

@@ -7,19 +7,17 @@ CSV logs in :mod:`cir.report.curves`; ``workflow_scripts/make_figure.py`` draws 
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from cir.config import split_replica
 from cir.errors import CirError
 from cir.paper.defs import figure_defs
 from cir.utils.cli import parse_named_path
 from cir.utils.io import atomic_path, write_text
-
-_REPLICA = re.compile(r"^(?P<base>.+)_seed(?P<seed>[0-9]+)$")   # as cir.config's seed replicas
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ FIGURES: dict[str, FigureSpec] = {fid: _figure_from_def(fid, d) for fid, d in fi
 def _runs_of(exp: str, summaries: Mapping[str, dict]) -> list[dict]:
     """The summaries of ``exp`` and of its seed replicas (``<exp>_seed<N>``)."""
     return [s for name, s in summaries.items()
-            if name == exp or ((m := _REPLICA.match(name)) is not None and m["base"] == exp)]
+            if split_replica(name)[0] == exp]
 
 
 def sweep_table(spec: FigureSpec, summaries: Mapping[str, dict], only: Sequence[str] | None = None) -> pd.DataFrame:

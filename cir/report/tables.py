@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from cir.config import split_replica
 from cir.errors import CirError, UnknownNameError
 from cir.eval.metrics import is_unavailable
 from cir.paper import load_paper_table, paper_table_path, reference_only
@@ -34,7 +34,6 @@ from cir.report.summaries import SummaryError, validate_summary
 from cir.utils.io import atomic_path, write_text
 
 RowKey = tuple[Any, ...]
-_REPLICA = re.compile(r"^(?P<base>.+)_seed(?P<seed>[0-9]+)$")   # as cir.config's seed replicas
 
 def _spec_from_def(d: dict) -> TableSpec:
     # display names of the paper's reference rows (published models, printed first, never run),
@@ -166,12 +165,6 @@ def _index_summaries(
     return indexed
 
 
-def _replica(name: str) -> tuple[str, int | None]:
-    """``(base experiment, seed)`` of a seed replica's name (``dckd_seed1``); ``(name, None)`` else."""
-    m = _REPLICA.match(name)
-    return (m["base"], int(m["seed"])) if m else (name, None)
-
-
 def _with_row_values(spec: TableSpec, summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each summary as the row it measures: a seed replica of a row experiment counts for that row
     (its seed kept in ``seed``), and a setting's row gets its row-key values (``spec.row_values``)."""
@@ -180,7 +173,7 @@ def _with_row_values(spec: TableSpec, summaries: Sequence[Mapping[str, Any]]) ->
         s = dict(summary)
         method = s.get("method")
         if isinstance(method, str):
-            base, seed = _replica(method)
+            base, seed = split_replica(method)
             if seed is not None and base in spec.methods:
                 s["method"], s["seed"] = base, seed
             s.update(spec.row_values.get(s["method"], {}))
