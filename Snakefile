@@ -38,6 +38,8 @@ localrules:
     mcir_all,
     drcnet_all,
     complexity_table,
+    criacl_all,
+    val_curves,
 
 
 rule all:

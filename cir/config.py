@@ -158,6 +158,10 @@ def _check_semantics(cfg: dict, source: str) -> None:
                                prefix=("presets", pname, "method_options", method))
         for key in preset.get("recipes", {}):
             task, _, backbone = key.rpartition("/")
+            if key.count("/") == 2:   # task/backbone/experiment: one experiment's recipe
+                task, backbone, exp_name = key.split("/")
+                if exp_name not in exps:
+                    problems.append(f"{at}.recipes.{key}: experiment {exp_name!r} is not defined under experiments")
             if task and task not in preset["tasks"]:
                 problems.append(f"{at}.recipes.{key}: task {task!r} is not one of the preset's tasks "
                                 f"({', '.join(preset['tasks'])})")
@@ -235,19 +239,23 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def train_settings(preset: dict, task: str, backbone: str) -> dict:
+def train_settings(preset: dict, task: str, backbone: str, experiment: str | None = None) -> dict:
     """The preset's train settings for one task and backbone: ``train``, then the recipe of the
-    backbone (``recipes.<backbone>``), then that of the task and backbone (``recipes.<task>/<backbone>``)."""
+    backbone (``recipes.<backbone>``), then that of the task and backbone (``recipes.<task>/<backbone>``),
+    then one experiment's own (``recipes.<task>/<backbone>/<experiment>``: Cria-CL's public-code
+    schedule beside the paper's). A seed replica takes its experiment's recipe."""
     t = copy.deepcopy(preset["train"])
-    for key in (backbone, f"{task}/{backbone}"):
-        if key in preset.get("recipes", {}):
-            t = _merge(t, preset["recipes"][key])
+    for key in recipe_keys(preset, task, backbone, experiment):
+        t = _merge(t, preset["recipes"][key])
     return t
 
 
-def recipe_keys(preset: dict, task: str, backbone: str) -> list[str]:
-    """The recipe entries :func:`train_settings` applies for ``task`` and ``backbone``."""
-    return [k for k in (backbone, f"{task}/{backbone}") if k in preset.get("recipes", {})]
+def recipe_keys(preset: dict, task: str, backbone: str, experiment: str | None = None) -> list[str]:
+    """The recipe entries :func:`train_settings` applies for ``task``, ``backbone`` (and ``experiment``)."""
+    keys = [backbone, f"{task}/{backbone}"]
+    if experiment is not None:
+        keys.append(f"{task}/{backbone}/{split_replica(experiment)[0]}")
+    return [k for k in keys if k in preset.get("recipes", {})]
 
 
 def task_data(preset: dict, task: str) -> dict:

@@ -75,11 +75,13 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
         raise ConfigError(f"presets.{preset_name}.backbones: {backbone!r} is not one of {preset['backbones']}")
     role = exp["role"]
     arch = cfgmod.backbone_arch(preset, backbone)
-    train = cfgmod.train_settings(preset, t.name, backbone)
+    train = cfgmod.train_settings(preset, t.name, backbone, experiment)
     sets = cfgmod.task_data(preset, t.name)
     init: Any = exp.get("init", "random")
     if role == "teacher" and "init" not in exp:
         init = "official" if preset["teacher_init"] == "official" else "random"
+    elif "init" not in exp and train.get("init_weights"):   # the recipe's start (Cria-CL: ESRGAN's PSNR model)
+        init = {"asset": train["init_weights"]}
     groups = copy.deepcopy(exp.get("groups", {}))
     return {
         "format": FORMAT,

@@ -1,12 +1,13 @@
 """Tasks: what an experiment restores. Torch-free (the Snakefile and the config check use it).
 
 A task is either a super-resolution factor (``x2``, ``x3``, ``x4``: scale 2-4, SR pairs made by
-MATLAB-style bicubic downsampling) or a restoration task at scale 1 (``deblur``, ``derain``,
-``dehaze``, ``denoise``: degraded -> clean pairs). The task fixes the scale, the default metric
+MATLAB-style bicubic downsampling) or a restoration task with pairs of its own (``deblur``,
+``derain``, ``dehaze``, ``denoise``, ``camerasr``: degraded -> clean pairs at scale 1; ``realsr``:
+real-world x4 SR, real LR -> HR pairs). The task fixes the scale, the default metric
 convention, the degradation that makes offline pairs from clean photographs, and the folder level
 of every path (``runs/<preset>/<task>/...``).
 
-A scale-1 task may carry a *variant* tag, ``<task>_<tag>`` (``dehaze_its``, ``derain_rain200h``):
+A paired task may carry a *variant* tag, ``<task>_<tag>`` (``dehaze_its``, ``derain_rain200h``):
 the same restoration trained on another data set (MCIR trains FFA-Net once on RESIDE ITS and
 once on RESIDE-6K, IDT once per rain set). The variant is a task of its own (own runs, own
 ``data.per_task`` entry, which may name another metric convention) with the kind's degradation.
@@ -16,7 +17,7 @@ the degradation in :mod:`cir.data.synthetic` and, for the paper presets, its dat
 :mod:`cir.data.registry`; the rules need no change.
 
 Pair folders: an SR task reads ``<data>/sr/<set>/<task>`` (bicubic pairs of a set of clean images);
-a scale-1 task reads ``<data>/pairs/<set>``, a downloaded paired set of the registry or a
+a paired task reads ``<data>/pairs/<set>``, a downloaded paired set of the registry or a
 synthetic set named ``<clean set>_<degradation>`` (``skimage_test_blur``) or
 ``<clean set>_<degradation>_real`` (the "real-like" family of the same degradation), made from the
 clean photographs by :mod:`cir.data.synthetic` with every random parameter in its manifest.
@@ -36,19 +37,25 @@ _SR = re.compile(r"^x([2-8])$")
 class RestorationTask:
     convention: str     # metric convention of the papers' tables for the task
     degradation: str    # cir.data.synthetic kind that makes offline pairs for it
+    scale: int = 1      # output size / input size of its pairs (real-world SR: 4)
 
 
-# scale-1 restoration tasks: the metric convention of the papers' tables and the synthetic
+# restoration tasks with pairs of their own: the metric convention of the papers' tables and the synthetic
 # degradation of the offline presets
 RESTORATION_TASKS: dict[str, RestorationTask] = {
     "deblur": RestorationTask("deblur_rgb", "blur"),      # DCKD Table 3: PSNR/SSIM on RGB
     "derain": RestorationTask("derain_y", "rain"),        # DCKD Table 4: Y of YCbCr
     "dehaze": RestorationTask("dehaze_rgb", "haze"),      # DehazeFormer's RGB PSNR/pooled SSIM (MCIR)
     "denoise": RestorationTask("deblur_rgb", "noise"),    # RGB, no border (DRCNet SIDD)
+    # real-world SR (Cria-CL): paired real LR -> HR photographs at x4 (RealSR V3, NTIRE 2020 track 1),
+    # not bicubic pairs; offline, "real-like" pairs (blur, bicubic x4, sensor noise, JPEG)
+    "realsr": RestorationTask("criacl_realsr", "realsr", 4),
+    # CameraSR (City100): a camera's wide shot aligned to its zoomed shot, same size (Cria-CL Table IV, x1)
+    "camerasr": RestorationTask("criacl_realsr", "camera", 1),
 }
 # metric conventions of cir.eval.metrics.CONVENTIONS (a test keeps the two lists equal)
 CONVENTION_NAMES = ("dckd_sr", "deblur_rgb", "derain_y", "derain_y_matlab", "dehaze_rgb", "criacl_realsr",
-                    "uniremoval_real")
+                    "criacl_realsr_y", "uniremoval_real")
 _KINDS = "|".join(RESTORATION_TASKS)
 TASK_PATTERN = rf"x[2-8]|(?:{_KINDS})(?:_[a-z0-9]+)?"
 _VARIANT = re.compile(rf"^({_KINDS})(?:_([a-z0-9]+))?$")
@@ -68,7 +75,7 @@ class Task:
 
     @property
     def degradation(self) -> str | None:
-        """The synthetic degradation of a scale-1 task (None for SR: its pairs are bicubic)."""
+        """The synthetic degradation of a paired task (None for SR: its pairs are bicubic)."""
         return None if self.kind == "sr" else RESTORATION_TASKS[self.kind].degradation
 
 
@@ -78,7 +85,7 @@ def parse_task(name: str, where: str = "task") -> Task:
         return Task(str(name), "sr", int(m.group(1)))
     m = _VARIANT.match(str(name))
     if m:
-        return Task(str(name), m.group(1), 1)
+        return Task(str(name), m.group(1), RESTORATION_TASKS[m.group(1)].scale)
     raise ConfigError(f"{where}: {name!r} is not a task; allowed values: an SR factor x2 ... x8, or one of "
                       f"{', '.join(RESTORATION_TASKS)} (optionally with a data variant, e.g. dehaze_its)")
 

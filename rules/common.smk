@@ -10,6 +10,7 @@ from cir.config import backbone_arch
 from cir.methods.catalog import METHOD_ASSETS
 from cir.paper.defs import figure_def, figure_defs as cir_figure_defs, figure_experiments, table_def
 from cir.paper.defs import table_defs as cir_table_defs, complexity_defs as cir_complexity_defs
+from cir.paper.defs import curve_defs as cir_curve_defs, efficiency_defs as cir_efficiency_defs
 from cir.tasks import TASK_PATTERN, parse_task
 
 PY = "python"
@@ -162,6 +163,10 @@ def train_inputs(wc):
     if isinstance(init, dict):
         inputs["init"] = (model_file(wc.task, wc.backbone, init["experiment"]) if "experiment" in init
                           else init["file"])
+    elif init is None and exp["role"] == "student":   # the recipe's start (Cria-CL: ESRGAN's PSNR model)
+        start = cir_config.train_settings(PRESET, wc.task, wc.backbone, wc.exp).get("init_weights")
+        if start:
+            inputs["init"] = f"{DATA}/weights/{start}"
     assets = METHOD_ASSETS.get(exp["method"], ())
     if assets and PRESET["encoder_init"] == "official":
         inputs["encoder"] = f"{DATA}/weights/{assets[0]}"

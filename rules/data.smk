@@ -120,6 +120,80 @@ rule synth_pairs:
         "--family {params.family} --seed 0 --out {output} > {log} 2>&1"
 
 
+# The Impressionism recipe (cir/data/impressionism.py) that Cria-CL's public training config uses
+# for NTIRE 2020 track 1: x4 pairs made from unpaired source/target training images (pair set ->
+# its (source, target) HR-style registry sets), and noise pools whose patches the training sampler
+# adds to its LR patches (PatchSampler(noise_pool=<DATA>/noise/<pool>)).
+IMPRESSIONISM_PAIRS = {"NTIRE2020_T1_train": ("NTIRE2020_T1_source", "NTIRE2020_T1_target")}
+# A noise pool <DATA>/noise/<set> is cut from <DATA>/raw/<set> when <set> is a raw image set (a
+# registry HR set such as NTIRE2020_T1_source, as the authors do with the track's source images,
+# or a built-in photo set), else from the LR (degraded) side of the pair folder <DATA>/pairs/<set>.
+# Patches are 256 pixels (the authors' DF2K/NTIRE setting); <set>-p<N> uses N-pixel patches (for
+# small images such as the demo's). Variance < 20 and mean > 0 always (their setting).
+_NOISE_RAW = [*DATASETS, *BUILTIN]
+_NOISE_PAIRS = [*PAIRED_DATASETS, *IMPRESSIONISM_PAIRS, *(f"{c}_{d}" for c in BUILTIN for d in SYNTH_KINDS)]
+_NOISE_PATCH = 256
+
+
+def _noise_set(pool):
+    """(set, patch) of a noise pool name <set> or <set>-p<patch>."""
+    name, sep, patch = pool.rpartition("-p")
+    return (name, int(patch)) if sep and patch.isdigit() else (pool, _NOISE_PATCH)
+
+
+def _noise_input(wc):
+    name = _noise_set(wc.pool)[0]
+    return f"{DATA}/raw/{name}" if name in _NOISE_RAW else f"{DATA}/pairs/{name}"
+
+
+rule impressionism_pairs:
+    """x4 training pairs of NTIRE 2020 track 1 by the Impressionism recipe: source images cleaned up
+    by a bicubic x1/2 downscale (src_*), target images as they are (tgt_*), LR = bicubic x1/4."""
+    input:
+        source=lambda wc: f"{DATA}/raw/{IMPRESSIONISM_PAIRS[wc.dataset][0]}",
+        target=lambda wc: f"{DATA}/raw/{IMPRESSIONISM_PAIRS[wc.dataset][1]}",
+    output:
+        directory(f"{DATA}/pairs/{{dataset}}"),
+    wildcard_constraints:
+        dataset=alternation(IMPRESSIONISM_PAIRS),
+    log:
+        f"logs/{P}/data/impressionism_{{dataset}}.log",
+    benchmark:
+        f"benchmarks/{P}/data/impressionism_{{dataset}}.tsv"
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    shell:
+        "{PY} workflow_scripts/prepare_impressionism.py --source-dir {input.source} --target-dir {input.target} "
+        "--scale 4 --out {output} > {log} 2>&1"
+
+
+rule noise_pool:
+    """Impressionism noise pool: the flat (gray variance < 20) patches of a raw image set or of a pair
+    set's LR images, injected into LR training patches by the sampler."""
+    input:
+        _noise_input,
+    output:
+        directory(f"{DATA}/noise/{{pool}}"),
+    wildcard_constraints:
+        pool=f"(?:{alternation(_NOISE_RAW + _NOISE_PAIRS)})(?:-p[0-9]+)?",
+    log:
+        f"logs/{P}/data/noise_{{pool}}.log",
+    benchmark:
+        f"benchmarks/{P}/data/noise_{{pool}}.tsv"
+    params:
+        image_dir=lambda wc, input: input[0] if _noise_set(wc.pool)[0] in _NOISE_RAW else f"{input[0]}/LR",
+        patch=lambda wc: _noise_set(wc.pool)[1],
+    threads: res("data", "threads")
+    resources:
+        mem_mb=res("data", "mem_mb"),
+        runtime=res("data", "runtime"),
+    shell:
+        "{PY} workflow_scripts/prepare_impressionism.py --noise-pool --image-dir {params.image_dir} "
+        "--patch {params.patch} --max-variance 20 --min-mean 0 --out {output} > {log} 2>&1"
+
+
 rule download_asset:
     """Pretrained weight files: official teachers, frozen loss encoders."""
     output:

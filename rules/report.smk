@@ -356,3 +356,108 @@ rule drcnet_all:
     shell:
         "{PY} workflow_scripts/index_tables.py --title 'DRCNet tables (preset {P})' --tables {input.tables} "
         "--figures {input.figures} --out {output} > {log} 2>&1"
+
+
+def first_task(d):
+    """The first of an entry's tasks that this preset has (the paper's data set, else the demo's)."""
+    tasks = [t for t in d["tasks"] if t in TASKS]
+    if not tasks or d["backbone"] not in PRESET["backbones"]:
+        raise WorkflowError(f"{d['id']} needs one of the tasks {d['tasks']} and backbone {d['backbone']!r}, which "
+                            f"preset {P!r} does not have; pick a preset that has them, e.g. --config preset=demo")
+    return tasks[0]
+
+
+def efficiency_runs(tid):
+    """(task, backbone, experiment) of every measured line of timing table ``tid``."""
+    d = cir_efficiency_defs()[tid]
+    return [(first_task(d), d["backbone"], e) for e in d["rows"]]
+
+
+rule timing_table:
+    """A printed inference-time table (Cria-CL's Table VII) beside the parameters, MACs and median
+    inference time of our trained models at the printed input size, and the paper preset's counts."""
+    input:
+        lambda wc: [model_file(*r) for r in efficiency_runs(wc.etable)],
+    output:
+        csv=report(f"{RESULTS}/tables/{{etable}}.csv", category="Tables", caption="report/table.rst"),
+        md=report(f"{RESULTS}/tables/{{etable}}.md", category="Tables", caption="report/table.rst"),
+    wildcard_constraints:
+        etable=alternation(cir_efficiency_defs()),
+    log:
+        f"logs/{P}/report/{{etable}}.log",
+    benchmark:
+        f"benchmarks/{P}/report/{{etable}}.tsv"
+    params:
+        models=lambda wc, input: " ".join(f"--model {e}={f}" for (_, _, e), f in zip(efficiency_runs(wc.etable), input)),
+        warmup=EFFICIENCY.get("warmup", 1),
+        runs=EFFICIENCY.get("runs", 5),
+    threads: res("eval", "threads")
+    resources:
+        mem_mb=res("eval", "mem_mb"),
+        runtime=res("eval", "runtime"),
+        gpu=res("eval", "gpu"),
+    shell:
+        "{PY} workflow_scripts/timing_table.py --table {wildcards.etable} --config {CONFIG_FILE} --preset {P} "
+        "{params.models} --warmup {params.warmup} --runs {params.runs} --threads {threads} --out {output.csv} "
+        "> {log} 2>&1"
+
+
+def curve_runs(fid):
+    """(task, backbone, experiment, label) of every line of training-curve figure ``fid``."""
+    d = cir_curve_defs()[fid]
+    return [(first_task(d), d["backbone"], e, label) for e, label in d["runs"].items()]
+
+
+rule val_curves:
+    """Validation metrics against training iteration (Cria-CL's Fig. 1), one line per run."""
+    input:
+        lambda wc: [model_file(t, b, e) for t, b, e, _ in curve_runs(wc.cfigure)],
+    output:
+        png=report(f"{RESULTS}/figures/{{cfigure}}.png", category="Figures", subcategory="Training curves"),
+        csv=f"{RESULTS}/figures/{{cfigure}}.csv",
+        md=f"{RESULTS}/figures/{{cfigure}}.md",
+    wildcard_constraints:
+        cfigure=alternation(cir_curve_defs()),
+    log:
+        f"logs/{P}/report/{{cfigure}}.log",
+    params:
+        runs=lambda wc, input: " ".join(f"--run '{label}={os.path.dirname(f)}'"
+                                        for (_, _, _, label), f in zip(curve_runs(wc.cfigure), input)),
+        metrics=lambda wc: " ".join(cir_curve_defs()[wc.cfigure]["metrics"]),
+        title=lambda wc: cir_curve_defs()[wc.cfigure]["title"].replace("'", ""),
+        note=lambda wc: cir_curve_defs()[wc.cfigure].get("note", "").replace("'", ""),
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/make_val_curves.py {params.runs} --metrics {params.metrics} --title '{params.title}' "
+        "--note '{params.note}' --out {output.png} > {log} 2>&1"
+
+
+# the visual comparisons of Cria-CL's tables (the ablation's and CameraSR's)
+CRIACL_VISUAL_SETS = [(t, b) for t, b in dict.fromkeys(VISUAL_SETS) if visual_table(t, b).startswith("criacl_")]
+
+
+def criacl_buildable(entry_id, kind):
+    try:
+        return bool(efficiency_runs(entry_id) if kind == "efficiency" else curve_runs(entry_id))
+    except WorkflowError:
+        return False
+
+
+rule criacl_all:
+    """Every Cria-CL table this preset can build (results/tables/criacl_table1 ... criacl_table7), the
+    Fig. 1 curves and the visual comparisons, indexed in results/tables/criacl_all.md."""
+    input:
+        tables=[f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("criacl_") and buildable(tid)]
+        + [f"{RESULTS}/tables/{tid}.csv" for tid in cir_efficiency_defs()
+           if tid.startswith("criacl_") and criacl_buildable(tid, "efficiency")],
+        figures=[f"{RESULTS}/figures/{fid}.png" for fid in cir_curve_defs()
+                 if fid.startswith("criacl_") and criacl_buildable(fid, "curves")]
+        + [f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in CRIACL_VISUAL_SETS],
+    output:
+        f"{RESULTS}/tables/criacl_all.md",
+    log:
+        f"logs/{P}/report/criacl_all.log",
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/index_tables.py --title 'Cria-CL tables (preset {P})' --tables {input.tables} "
+        "--figures {input.figures} --out {output} > {log} 2>&1"

@@ -364,20 +364,24 @@ def test_registry_entries_are_well_formed():
             assert e.archive in ARCHIVE_TYPES and e.image_count > 0, where + "archive/count"
             assert e.member_glob and not e.member_glob.startswith("/") and ".." not in e.member_glob
         else:
-            assert isinstance(e, AssetEntry) and e.kind in ("teacher", "encoder", "metric")
+            assert isinstance(e, AssetEntry) and e.kind in registry.ASSET_KINDS
             if e.kind == "teacher":
-                task = parse_task(e.task)  # SR factor or scale-1 restoration task
+                task = parse_task(e.task)  # SR factor, scale-1 restoration task or real-world SR
                 assert e.scale == task.scale, where + "scale and task agree"
                 assert e.backbone in ("swinir", "rcan", "restormer", "nafnet", "edsr", "swinir_light", "ffanet",
-                                      "dehazeformer_t", "dehazeformer_s", "dehazeformer_b", "idt")
+                                      "dehazeformer_t", "dehazeformer_s", "dehazeformer_b", "idt", "criacl")
                 assert e.name.endswith((".pth", ".pt", ".pk")), where + "weight loaders pick the reader by extension"
+            elif e.kind == "init":  # weights a trained network starts from: a scale, no task
+                assert e.scale is not None and e.scale >= 1 and e.task is None, where + "init scale/task"
+                assert e.name.endswith((".pth", ".pt")), where + "weight loaders pick the reader by extension"
             else:
                 assert e.scale is None and e.task is None
             assert (e.archive is None) == (e.member_glob is None), where + "archive and member go together"
             assert e.archive is None or e.archive in ARCHIVE_TYPES
     counts = {n: e.image_count for n, e in registry.DATASETS.items()}
     assert counts == {"DIV2K_train_HR": 800, "DIV2K_valid_HR": 100, "Set5": 5, "Set14": 14,
-                      "BSD100": 100, "Urban100": 100, "Manga109": 109}
+                      "BSD100": 100, "Urban100": 100, "Manga109": 109, "Flickr2K": 2650,
+                      "NTIRE2020_T1_source": 2650, "NTIRE2020_T1_target": 800}
     for backbone in ("swinir", "rcan"):
         for scale in (2, 3, 4):
             entry = registry.get_asset(registry.official_teacher_asset(backbone, f"x{scale}"))

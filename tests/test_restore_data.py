@@ -548,8 +548,17 @@ def test_paired_registry_entries_are_well_formed():
         assert e.name == name and re.fullmatch(r"[A-Za-z0-9_]+", name), where + "name (a wildcard value)"
         assert e.task in PAIRED_TASKS and e.split in SPLITS, where + "task/split"
         assert e.archive in PAIRED_ARCHIVE_TYPES and e.pairing.kind in PAIRING_KINDS, where + "archive/pairing"
-        assert e.pair_count > 0 and len(e.description) > 10, where + "count/description"
-        assert e.gt_count is None or 0 < e.gt_count <= e.pair_count, where + "gt_count"
+        assert len(e.description) > 10, where + "description"
+        if e.pair_count is None:  # no public source states it: the note must say so
+            assert "count" in e.note and "unknown" in e.note, where + "an unknown count needs a note"
+        else:
+            assert e.pair_count > 0, where + "count"
+        assert e.gt_count is None or 0 < e.gt_count <= (e.pair_count or e.gt_count), where + "gt_count"
+        assert isinstance(e.scale, int) and e.scale >= 1 and e.size_slack >= 0, where + "scale/size_slack"
+        assert e.scale == 1 or e.task == "realsr", where + "only real-world SR sets have HR larger than LR"
+        assert e.size_slack == 0 or e.scale > 1, where + "size_slack is for scale > 1"
+        if e.lq_filter:
+            re.compile(e.lq_filter)
         no_gt = e.reference_free or e.pairing.kind == "side_by_side"
         assert (e.gt_glob is None) == no_gt, where + "a GT glob exactly where there are separate GT members"
         for glob in (e.lq_glob, e.gt_glob, e.pairing.list_glob):

@@ -17,6 +17,7 @@ from cir.data.images import ImageReadError, read_image, write_image
 from cir.data.synthetic import (
     FAMILIES,
     KINDS,
+    SCALE_OF_KIND,
     MILD_JPEG,
     RANGES,
     TASK_OF_KIND,
@@ -73,7 +74,8 @@ def test_same_seed_same_bytes_other_seed_differs(photo, kind, family) -> None:
     c, pc = degrade(photo, kind, family, rng=np.random.default_rng(6))
     assert a.tobytes() == b.tobytes() and pa == pb
     assert a.tobytes() != c.tobytes() and pa != pc
-    assert a.dtype == np.uint8 and a.shape == photo.shape
+    s = SCALE_OF_KIND.get(kind, 1)
+    assert a.dtype == np.uint8 and a.shape == (photo.shape[0] // s, photo.shape[1] // s, 3)
     assert a.tobytes() != photo.tobytes()
     assert _is_plain_json(pa) and json.loads(json.dumps(pa)) == pa
 
@@ -83,7 +85,9 @@ def test_families_differ_and_real_like_ends_in_mild_jpeg(photo) -> None:
         syn, _ = degrade(photo, kind, "synthetic", rng=np.random.default_rng(1))
         real, params = degrade(photo, kind, "real_like", rng=np.random.default_rng(1))
         assert syn.tobytes() != real.tobytes()
-        if kind != "jpeg":
+        if kind == "realsr":   # the real-world SR chain ends in a stronger JPEG of its own range
+            assert _in(params["jpeg_quality"], RANGES["real_like"]["realsr"]["jpeg_quality"]), params
+        elif kind != "jpeg":
             assert _in(params["jpeg_quality"], MILD_JPEG), (kind, params)
 
 
@@ -91,6 +95,14 @@ def test_tiny_images_work() -> None:
     for h, w in ((1, 1), (3, 5), (9, 2)):
         img = np.full((h, w, 3), 90, dtype=np.uint8)
         for kind, family in CASES:
+            s = SCALE_OF_KIND.get(kind, 1)
+            if s > 1:   # an x4 kind takes mod-cropped images: the smallest is 4x4, and others are refused
+                with pytest.raises(DataError, match=f"mod-cropped to {s}"):
+                    degrade(img, kind, family, rng=np.random.default_rng(0))
+                img4 = np.full((4 * h, 4 * w, 3), 90, dtype=np.uint8)
+                out, _ = degrade(img4, kind, family, rng=np.random.default_rng(0))
+                assert out.shape == img.shape and out.dtype == np.uint8
+                continue
             out, _ = degrade(img, kind, family, rng=np.random.default_rng(0))
             assert out.shape == img.shape and out.dtype == np.uint8
 
@@ -109,9 +121,10 @@ def test_bad_kind_family_and_image() -> None:
 
 def test_task_names() -> None:
     assert TASK_OF_KIND == {"blur": "deblur", "rain": "derain", "haze": "dehaze", "noise": "denoise",
-                            "jpeg": "dejpeg"}
+                            "jpeg": "dejpeg", "realsr": "realsr", "camera": "camerasr"}
     for task, spec in RESTORATION_TASKS.items():  # the task table and this module agree
         assert TASK_OF_KIND[spec.degradation] == task
+        assert SCALE_OF_KIND.get(spec.degradation, 1) == spec.scale
 
 
 # ----------------------------------------------------------------------------- blur

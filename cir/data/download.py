@@ -4,8 +4,9 @@
   Range resume of ``<dest>.part``, checksum verification and an atomic rename.
 * :func:`extract_images` writes the HR images of a data set archive into a flat
   folder, refusing unsafe member paths and checking the image count.
-* :func:`extract_pairs` writes the degraded -> clean pairs of a paired (scale-1) data set
-  as ``LR/`` and ``HR/`` folders with one file name per pair, plus ``manifest.json``.
+* :func:`extract_pairs` writes the degraded -> clean pairs of a paired data set (scale 1, or
+  real LR -> HR photographs at the entry's scale, checked so that ``HR = LR x scale``) as ``LR/``
+  and ``HR/`` folders with one file name per pair, plus ``manifest.json``.
 * :func:`ensure_dataset` / :func:`ensure_paired_dataset` / :func:`ensure_asset` tie them to the
   registry and a local cache folder; a file already in the cache is used without network.
 
@@ -28,6 +29,7 @@ import json
 import os
 import posixpath
 import re
+import shlex
 import shutil
 import sys
 import tarfile
@@ -444,9 +446,15 @@ def _names(archives: Sequence[Path]) -> str:
 def _count_error(archives: Sequence[Path], entry: PairedDatasetEntry, what: str, found: int,
                  members: dict) -> ExtractionError:
     tops = sorted({n.split("/")[0] for n in members})[:10]
+    expected = "at least one" if entry.pair_count is None else str(entry.pair_count)
     return ExtractionError(
-        f"{_names(archives)}: {found} {what} for {entry.name}, expected {entry.pair_count} "
+        f"{_names(archives)}: {found} {what} for {entry.name}, expected {expected} "
         f"(top-level entries: {', '.join(tops) or 'none'})")
+
+
+def _count_ok(entry: PairedDatasetEntry, found: int) -> bool:
+    """``found`` pairs fit ``entry``: its registered count, or any positive number where none is known."""
+    return found > 0 if entry.pair_count is None else found == entry.pair_count
 
 
 def _select(members: dict, pattern: str | None, image: bool) -> list[str]:
@@ -462,8 +470,12 @@ def _pair_members(entry: PairedDatasetEntry, members: dict, origin: dict,
     if rule.kind == "list":
         return _pairs_from_list(entry, members, archives)
     lq = _select(members, entry.lq_glob, image=True)
-    if len(lq) != entry.pair_count:
-        raise _count_error(archives, entry, f"members match {entry.lq_glob!r}", len(lq), members)
+    what = f"members match {entry.lq_glob!r}"
+    if entry.lq_filter:
+        lq = [m for m in lq if re.search(entry.lq_filter, m)]
+        what += f" and the filter {entry.lq_filter!r}"
+    if not _count_ok(entry, len(lq)):
+        raise _count_error(archives, entry, what, len(lq), members)
     if entry.reference_free or rule.kind == "side_by_side":
         return [(m, None) for m in lq]
     gt = _select(members, entry.gt_glob, image=True)
@@ -525,8 +537,10 @@ def _pairs_from_list(entry: PairedDatasetEntry, members: dict,
                                       f"{_names(archives)} (pair {lq!r} -> {gt!r})")
             if not glob_match(member, glob):
                 raise ExtractionError(f"{where}: the {side} image {member!r} does not match {glob!r}")
+        if entry.lq_filter and not re.search(entry.lq_filter, lq):
+            continue
         pairs.append((lq, gt))
-    if len(pairs) != entry.pair_count:
+    if not _count_ok(entry, len(pairs)):
         raise _count_error(archives, entry, f"pairs listed in {list_member!r}", len(pairs), members)
     return pairs
 
@@ -550,6 +564,62 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
+
+
+def _image_size(data: bytes, member: str, entry: PairedDatasetEntry) -> tuple[int, int]:
+    """``(height, width)`` of the image file ``data`` from its header."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except Exception as exc:  # any header problem: an unreadable member
+        raise ExtractionError(f"{entry.name}: cannot read the image size of {member!r} ({exc})") from exc
+    return int(height), int(width)
+
+
+def _decode_unchanged(data: bytes, member: str, entry: PairedDatasetEntry):
+    import cv2
+    import numpy as np
+
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ExtractionError(f"{entry.name}: cannot decode the image {member!r}")
+    return img
+
+
+def _write_scaled_pair(entry: PairedDatasetEntry, members: dict, stem: str, lq: str, gt: str,
+                       tmp: Path) -> dict:
+    """Write one pair of a ``scale > 1`` set with ``HR == LR x scale`` exactly; its manifest fields.
+
+    A pair that already fits is written byte for byte. One whose HR differs from ``LR x scale`` by
+    at most ``entry.size_slack`` pixels per side is cropped at the bottom/right to
+    ``LR = min(LR, HR // scale)`` and ``HR = LR x scale`` (both written as PNG, losslessly, pixels
+    as stored); any other difference raises :class:`ExtractionError` naming both members.
+    """
+    s = entry.scale
+    with members[lq]() as handle:
+        lq_data = handle.read()
+    with members[gt]() as handle:
+        gt_data = handle.read()
+    lr, hr = _image_size(lq_data, lq, entry), _image_size(gt_data, gt, entry)
+    if hr == (lr[0] * s, lr[1] * s):
+        (tmp / "LR" / f"{stem}{_suffix(lq)}").write_bytes(lq_data)
+        (tmp / "HR" / f"{stem}{_suffix(gt)}").write_bytes(gt_data)
+        return {"lr_size": list(lr), "hr_size": list(hr)}
+    off = max(abs(hr[0] - lr[0] * s), abs(hr[1] - lr[1] * s))
+    keep = (min(lr[0], hr[0] // s), min(lr[1], hr[1] // s))
+    if off > entry.size_slack or min(keep) < 1:
+        raise ExtractionError(
+            f"{entry.name}: pair {stem!r}: the clean image {gt!r} is {hr[0]}x{hr[1]} and the degraded image "
+            f"{lq!r} is {lr[0]}x{lr[1]}; x{s} needs HR = LR x {s} ({lr[0] * s}x{lr[1] * s}), and this set "
+            f"tolerates at most {entry.size_slack} HR pixels of difference per side (cropped away)")
+    lr_img = _decode_unchanged(lq_data, lq, entry)[: keep[0], : keep[1]]
+    hr_img = _decode_unchanged(gt_data, gt, entry)[: keep[0] * s, : keep[1] * s]
+    (tmp / "LR" / f"{stem}.png").write_bytes(_encode_png(lr_img, f"{lq} (cropped)"))
+    (tmp / "HR" / f"{stem}.png").write_bytes(_encode_png(hr_img, f"{gt} (cropped)"))
+    return {"lr_size": list(keep), "hr_size": [keep[0] * s, keep[1] * s],
+            "cropped_from": {"lr": list(lr), "hr": list(hr)}}
 
 
 def _encode_png(bgr, where: str) -> bytes:
@@ -619,7 +689,7 @@ def _write_mat_blocks(entry: PairedDatasetEntry, members: dict, origin: dict, ar
         raise ExtractionError(f"{entry.name}: {found['degraded']} holds {lq.shape} blocks but "
                               f"{found['clean']} holds {gt.shape}")
     n_img, n_blk = lq.shape[:2]
-    if n_img * n_blk != entry.pair_count:
+    if not _count_ok(entry, n_img * n_blk):
         raise _count_error(archives, entry, f"blocks ({n_img} x {n_blk}) in {found['degraded']!r}",
                            n_img * n_blk, members)
     pairs = []
@@ -643,8 +713,12 @@ def extract_pairs(archives: Sequence[str | os.PathLike] | str | os.PathLike, ent
     case) unchanged; ``side_by_side`` and ``mat_blocks`` sets are written as PNG. Where several
     degraded images share one clean image, the clean file is written once and hard-linked (else
     copied) under each pair's name. A reference-free set gets ``LR/`` only. ``out_dir/manifest.json``
-    lists every pair with the members it came from. The folder is built next to ``out_dir`` and
-    renamed into place, so ``out_dir`` is either the old content or complete.
+    lists every pair with the members it came from and holds the entry's ``scale`` (read by
+    :func:`cir.data.paired.load_pairs`). For ``scale > 1`` every pair's sizes are checked and, within
+    the entry's ``size_slack``, cropped to ``HR = LR x scale`` (see
+    :class:`~cir.data.registry.PairedDatasetEntry`); such pairs also list their sizes. The folder
+    is built next to ``out_dir`` and renamed into place, so ``out_dir`` is either the old content or
+    complete.
     """
     if isinstance(archives, (str, os.PathLike)):
         archives = [archives]
@@ -679,8 +753,11 @@ def extract_pairs(archives: Sequence[str | os.PathLike] | str | os.PathLike, ent
                     listed = _write_mat_blocks(entry, members, origin, archives, tmp)
                 else:
                     listed = _write_pairs(entry, members, named, tmp)
+                if entry.pair_count is None:
+                    _warn(f"{entry.name}: {len(listed)} pairs extracted; no verified pair count is registered "
+                          f"(pin it in cir/data/registry.py once it is confirmed)")
                 manifest = {
-                    "scale": 1,
+                    "scale": entry.scale,
                     "task": entry.task,
                     "dataset": entry.name,
                     "split": entry.split,
@@ -689,6 +766,7 @@ def extract_pairs(archives: Sequence[str | os.PathLike] | str | os.PathLike, ent
                     "pairing": kind,
                     "sources": [a.name for a in archives],
                     "pair_count": len(listed),
+                    "pair_count_registered": entry.pair_count,
                     "pairs": listed,
                 }
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
@@ -709,6 +787,11 @@ def _write_pairs(entry: PairedDatasetEntry, members: dict, named: list[tuple[str
     side = entry.pairing.kind == "side_by_side"
     for stem, lq, gt in named:
         record = {"name": stem, "lq_member": lq}
+        if entry.scale > 1 and gt is not None:
+            record.update(_write_scaled_pair(entry, members, stem, lq, gt, tmp))
+            record["gt_member"] = gt
+            listed.append(record)
+            continue
         if side:
             _write_side_by_side(entry, members, lq, tmp / "LR" / f"{stem}.png", tmp / "HR" / f"{stem}.png")
             record["gt_member"] = f"{lq} ({'right' if entry.pairing.lq_half == 'left' else 'left'} half)"
@@ -772,7 +855,7 @@ def missing_message(what: str, source: Source, cached: Path, target: str | os.Pa
         f"{_where_from(source)}\n"
         f"{_check_line(source)}\n"
         f"To share it through DVC once it is in place:\n"
-        f"  dvc add {_shown_path(cached)}\n  dvc push\n"
+        f"  dvc add {shlex.quote(_shown_path(cached))}\n  dvc push\n"
         f"{_build_line(target, rule)}"
     )
 
@@ -789,7 +872,7 @@ def missing_files_message(what: str, missing: Sequence[tuple[Source, Path, str]]
                       f"  Put the file at:\n    {cached.absolute()}\n"
                       f"{_where_from(source, indent='  ')}\n"
                       f"  {_check_line(source)}")
-    shown = " ".join(_shown_path(c) for _, c, _ in missing)
+    shown = " ".join(shlex.quote(_shown_path(c)) for _, c, _ in missing)  # RealSR(V3).tar.gz needs quotes
     return (
         f"{what} needs {len(missing)} files that are not in the cache:\n" + "\n".join(blocks) + "\n"
         f"To share them through DVC once they are in place:\n  dvc add {shown}\n  dvc push\n"
@@ -899,8 +982,10 @@ def _complete_pairs(out_dir: Path, entry: PairedDatasetEntry) -> bool:
         manifest = json.loads((out_dir / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-    n = entry.pair_count
-    if not isinstance(manifest, dict) or manifest.get("dataset") != entry.name or len(manifest.get("pairs", ())) != n:
+    if not isinstance(manifest, dict) or manifest.get("dataset") != entry.name:
+        return False
+    n = entry.pair_count if entry.pair_count is not None else manifest.get("pair_count")
+    if not isinstance(n, int) or n < 1 or len(manifest.get("pairs", ())) != n or manifest.get("scale", 1) != entry.scale:
         return False
     folders = ["LR"] if entry.reference_free else ["LR", "HR"]
     return all((out_dir / f).is_dir() and sum(1 for p in (out_dir / f).iterdir() if p.is_file()) == n

@@ -1,7 +1,8 @@
 """Paired LR/HR images and a deterministic random-patch batch sampler for training.
 
 :func:`load_pairs` reads a prepared pair folder (``LR/``, ``HR/``) fully into memory.
-:class:`PatchSampler` draws training batches from one or more pair folders; its images are held
+:class:`PatchSampler` draws training batches from one or more pair folders (optionally adding
+real noise patches to the LR side, :func:`inject_noise`); its images are held
 either in memory (small sets) or in a disk cache of decoded ``.npy`` files read through memory
 maps (large sets such as RESIDE or SPA, whose decoded pixels do not fit in memory), see
 :class:`DecodedCache`. The batches are the same with either storage.
@@ -317,6 +318,57 @@ def _check_schedule(schedule: Sequence[Sequence[int]]) -> tuple[tuple[int, int, 
     return tuple(rows)
 
 
+def inject_noise(lr_patch: torch.Tensor, noise_patch: torch.Tensor) -> torch.Tensor:
+    """``clamp(lr + (noise - mean_c(noise)), 0, 1)``, the authors' noise injection (Impressionism,
+    :mod:`cir.data.impressionism`).
+
+    ``lr_patch`` is a float tensor in ``[0, 1]``, ``[..., C, H, W]``; ``noise_patch`` a tensor of the
+    same shape, float in ``[0, 1]`` or uint8 (divided by 255; their loader reads the PNG with
+    ``ToTensor``). Each channel of each noise patch has its own mean over ``H x W`` removed
+    (``noise - torch.mean(noise, dim=[1, 2], keepdim=True)`` in their ``noiseDataset``) before it is
+    added; the sum is clamped to ``[0, 1]`` (``LQGT_dataset``). Returns a new tensor.
+    """
+    if lr_patch.shape != noise_patch.shape:
+        raise ValueError(f"inject_noise: the noise patch {tuple(noise_patch.shape)} does not match the LR patch "
+                         f"{tuple(lr_patch.shape)}")
+    noise = noise_patch.to(lr_patch.dtype) if noise_patch.is_floating_point() \
+        else noise_patch.to(lr_patch.dtype).div(255.0)
+    noise = noise - noise.mean(dim=(-2, -1), keepdim=True)
+    return (lr_patch + noise).clamp_(0.0, 1.0)
+
+
+# the tag of the noise draws' random stream: default_rng([seed, step, tag]) is independent of the
+# crops' default_rng([seed, step]), so adding a noise pool leaves the plan unchanged
+_NOISE_STREAM = 0x6E6F6973  # "nois"
+
+
+def _index_noise_pool(folder: Path, patch: int) -> list[tuple[Path, tuple[int, int]]]:
+    """The images of a noise pool with their header sizes; each must hold a ``patch`` window."""
+    files = [(f, image_size(f)) for f in list_images(folder)]
+    for f, (h, w) in files:
+        if h < patch or w < patch:
+            raise DataError(f"noise pool image {f} is {h}x{w}, smaller than the LR patch {patch}x{patch}; "
+                            f"collect the pool with patches of at least the largest LR patch")
+    return files
+
+
+class _NoiseImages:
+    """The images of a noise pool: decoded in memory, or read through a :class:`DecodedCache`."""
+
+    def __init__(self, files: list[tuple[Path, tuple[int, int]]], cache: DecodedCache | None) -> None:
+        self.files, self.cache = files, cache
+        self._memory = None if cache is not None else [_read_checked(f, size) for f, size in files]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def get(self, index: int) -> np.ndarray:
+        if self._memory is not None:
+            return self._memory[index]
+        f, size = self.files[index]
+        return self.cache.get(f, "noise", size)
+
+
 def _pad_to(image: np.ndarray, size: int) -> np.ndarray:
     """Pad ``image`` (H x W x C) at the bottom and right by reflection that repeats the edge
     pixel (OpenCV's ``BORDER_REFLECT``) to at least ``size`` x ``size``."""
@@ -353,6 +405,18 @@ class PatchSampler:
     :class:`DecodedCache` memory maps (decoded once, on first use, into ``cache_dir`` — default
     ``$CIR_CACHE_DIR``, else ``.cir-decoded/`` next to each pair folder); ``"auto"`` picks memory
     when the decoded size of all pairs (from the image headers) is below ``memory_limit`` bytes.
+
+    ``noise_pool``: a folder of noise patches (:func:`cir.data.impressionism.collect_noise_pool`;
+    every image in it is used), or ``None`` (default: no noise, batches exactly as without the
+    argument). With a pool, each LR patch gets, after its flips, the Impressionism noise
+    injection (:func:`cir.data.impressionism.inject_noise`) of an ``lr_patch x lr_patch`` window
+    of a pool image: image and window position uniform at random (the noise patch is not
+    flipped; the authors' loader takes a ``RandomCrop`` of a random pool image). Those draws come
+    from a random stream of their own, seeded by ``(seed, step)`` and a fixed tag, for the global
+    batch (:meth:`noise_plan`), so :meth:`plan` and the crops are unchanged, a resumed run gets the
+    same noise and the ranks' shares still concatenate to the global batch. Every pool image must
+    hold the largest LR patch. The pool's images are stored like the pairs' (memory, or the disk
+    cache of the pool folder).
     """
 
     def __init__(
@@ -370,6 +434,7 @@ class PatchSampler:
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         cache_dir: str | os.PathLike | None = None,
         world_size: int | None = None,
+        noise_pool: str | os.PathLike | None = None,
     ) -> None:
         if isinstance(pair_dirs, (str, os.PathLike)):
             pair_dirs = [pair_dirs]
@@ -397,10 +462,13 @@ class PatchSampler:
         per_dir = [index_pairs(d, scale) for d in pair_dirs]
         self.pairs: list[PairFiles] = [p for ps in per_dir for p in ps]
         self.decoded_bytes = sum(p.decoded_bytes for p in self.pairs)
-        if storage == "auto":
-            storage = "memory" if self.decoded_bytes < memory_limit else "disk"
-        self.storage = storage
         largest = max(self.schedule, key=lambda row: row[1])
+        self.noise_pool = None if noise_pool is None else Path(noise_pool)
+        noise_files = [] if self.noise_pool is None else _index_noise_pool(self.noise_pool, largest[1])
+        noise_bytes = sum(3 * h * w for _, (h, w) in noise_files)
+        if storage == "auto":
+            storage = "memory" if self.decoded_bytes + noise_bytes < memory_limit else "disk"
+        self.storage = storage
         for p in [] if pad_small else self.pairs:
             if p.lr_size[0] < largest[1] or p.lr_size[1] < largest[1]:
                 which = f" (the largest of the patch schedule, from step {largest[0]})" if self._scheduled \
@@ -422,6 +490,12 @@ class PatchSampler:
             self.caches = [DecodedCache(cache_folder(d, cache_dir)) for d in pair_dirs]
             owners = [self.caches[k] for k, ps in enumerate(per_dir) for _ in ps]
             self._images = _DiskImages(self.pairs, owners)
+        self._noise: _NoiseImages | None = None
+        if self.noise_pool is not None:
+            cache = None if storage == "memory" else DecodedCache(cache_folder(self.noise_pool, cache_dir))
+            self._noise = _NoiseImages(noise_files, cache)
+            self._noise_h = np.array([h for _, (h, _w) in noise_files])
+            self._noise_w = np.array([w for _, (_h, w) in noise_files])
         if world_size is not None:
             self.check_world_size(world_size)
 
@@ -458,10 +532,15 @@ class PatchSampler:
         not cached yet; returns how many were written. Nothing to do with memory storage."""
         if self.storage != "disk":
             return 0
-        before = sum(c.writes for c in self.caches)
+        noise_cache = self._noise.cache if self._noise is not None else None
+        caches = self.caches + ([noise_cache] if noise_cache is not None else [])
+        before = sum(c.writes for c in caches)
         for i in range(rank, len(self.pairs), world_size):
             self._images.get(i)
-        return sum(c.writes for c in self.caches) - before
+        if self._noise is not None:
+            for i in range(rank, len(self._noise), world_size):
+                self._noise.get(i)
+        return sum(c.writes for c in caches) - before
 
     def plan(self, step: int) -> np.ndarray:
         """The global batch at ``step`` as rows ``(image, y, x, hflip, vflip, transpose)``."""
@@ -476,6 +555,19 @@ class PatchSampler:
         elif self.augment == "hflip":  # horizontal flips only (DehazeFormer's RESIDE-6K loader)
             flips[:, 1:] = 0
         return np.column_stack([image, y, x, flips])
+
+    def noise_plan(self, step: int) -> np.ndarray:
+        """The noise of the global batch at ``step`` as rows ``(pool image, y, x)`` (the window
+        ``[y : y + p, x : x + p]`` of that pool image, ``p`` = the LR patch at ``step``); raises
+        ValueError without a noise pool."""
+        if self._noise is None:
+            raise ValueError("this sampler has no noise pool")
+        p, b = self.patch_at(step)
+        rng = np.random.default_rng([int(self.seed), int(step), _NOISE_STREAM])
+        image = rng.integers(0, len(self._noise), size=b)
+        y = rng.integers(0, self._noise_h[image] - p + 1)
+        x = rng.integers(0, self._noise_w[image] - p + 1)
+        return np.column_stack([image, y, x])
 
     def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
         """This rank's share of the global batch: ``lq`` ``[b, 3, p, p]`` and ``gt``
@@ -504,7 +596,13 @@ class PatchSampler:
                 lr, hr = lr.transpose(1, 0, 2), hr.transpose(1, 0, 2)
             lq[i] = lr.transpose(2, 0, 1)
             gt[i] = hr.transpose(2, 0, 1)
-        return {
+        out = {
             "lq": torch.from_numpy(lq).to(torch.float32).div_(255.0),
             "gt": torch.from_numpy(gt).to(torch.float32).div_(255.0),
         }
+        if self._noise is not None:
+            noise = np.empty((per_rank, 3, p, p), dtype=np.uint8)
+            for i, (image, y, x) in enumerate(self.noise_plan(step)[rank * per_rank : (rank + 1) * per_rank]):
+                noise[i] = self._noise.get(int(image))[y : y + p, x : x + p].transpose(2, 0, 1)
+            out["lq"] = inject_noise(out["lq"], torch.from_numpy(noise).to(torch.float32).div_(255.0))
+        return out

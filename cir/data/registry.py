@@ -13,9 +13,9 @@ page behind a sign-in) has ``manual`` instructions: which file to get from where
 and how it must be laid out; the missing-file message prints them.
 
 Three tables: :data:`DATASETS` (HR images for super-resolution),
-:data:`PAIRED_DATASETS` (degraded -> clean pairs at scale 1 for deblurring, deraining,
-dehazing and denoising, plus reference-free real-world test sets) and :data:`ASSETS`
-(weight files).
+:data:`PAIRED_DATASETS` (degraded -> clean pairs: at scale 1 for deblurring, deraining,
+dehazing, denoising and camera SR, at their HR/LR size ratio for real-world super-resolution,
+plus reference-free real-world test sets) and :data:`ASSETS` (weight files).
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ class DatasetEntry:
     description: str = ""
 
 
-PAIRED_TASKS = ("deblur", "derain", "dehaze", "denoise")
+# the cir task kinds of paired sets (cir/tasks.py): scale-1 restoration, real-world SR ("realsr",
+# real LR -> HR photographs at the entry's scale) and camera SR ("camerasr": City100, scale 1)
+PAIRED_TASKS = ("deblur", "derain", "dehaze", "denoise", "realsr", "camerasr")
 SPLITS = ("train", "test")
 # archive kinds of paired sets: those of ARCHIVE_TYPES, "auto" (zip or tar, told apart by their
 # content, for archives whose format no public source states) and "file" (the download itself is
@@ -120,18 +122,31 @@ def side_by_side(lq_half: str) -> Pairing:
 
 @dataclass(frozen=True)
 class PairedDatasetEntry:
-    """A scale-1 data set of degraded (LQ) -> clean (GT) image pairs in one or more archives.
+    """A data set of degraded (LQ) -> clean (GT) image pairs in one or more archives.
 
     ``lq_glob``/``gt_glob`` select the degraded and clean members (matched like
     :attr:`DatasetEntry.member_glob`, against the members of all the entry's archives together;
     hidden files, ``__MACOSX`` folders and, except for ``mat_blocks``, files that are no images
-    are never matched). ``pairing`` finds each LQ member's GT member. ``pair_count`` is the
+    are never matched); ``lq_filter``, where set, is a regular expression that a degraded member's
+    path must also contain (``re.search``; for a split that no glob can express, such as City100's
+    images 001-020). ``pairing`` finds each LQ member's GT member. ``pair_count`` is the
     number of pairs (of LQ members for a ``reference_free`` set, which has no GT and no
-    ``gt_glob``); ``gt_count``, where set, the number of distinct GT members (smaller for
-    many-to-one sets). The pair's name (the file stem of both written images) is the LQ
-    member's base name without extension, unless ``stem`` is set: a regular expression searched
-    in the LQ member's path whose groups, joined by ``-``, form the name (for sets whose file
-    names repeat across folders, like GoPro's frame numbers across sequences).
+    ``gt_glob``), or ``None`` where no public source states it: any positive number is then
+    accepted, printed and written to the manifest so that it can be pinned here (``note`` must
+    say why it is unknown). ``gt_count``, where set, is the number of distinct GT members
+    (smaller for many-to-one sets). The pair's name (the file stem of both written images) is the
+    LQ member's base name without extension, unless ``stem`` is set: a regular expression
+    searched in the LQ member's path whose groups, joined by ``-``, form the name (for sets whose
+    file names repeat across folders, like GoPro's frame numbers across sequences).
+
+    ``scale`` is the size ratio of the clean to the degraded image (1 for restoration; 4 for the
+    x4 real-world SR sets, whose GT is the HR photograph). It is written to the pair folder's
+    manifest (``"scale"``, which :func:`cir.data.paired.load_pairs` reads). For ``scale > 1`` the
+    extraction checks every pair's sizes: a pair with ``HR == LR x scale`` is written unchanged;
+    where the two differ by at most ``size_slack`` HR pixels per side, both are cropped at the
+    bottom/right to the largest common size (``LR = min(LR, HR // scale)``, ``HR = LR x scale``,
+    written as PNG, the crop recorded in the manifest); a larger difference is an error naming
+    the pair. Scale-1 sets are not decoded at extraction (the pair reader checks them).
     ``note`` records facts that could not be verified from public sources.
     """
 
@@ -142,13 +157,16 @@ class PairedDatasetEntry:
     archive: str
     lq_glob: str
     gt_glob: str | None
-    pair_count: int
+    pair_count: int | None
     description: str
     pairing: Pairing = SAME_NAME
     stem: str = ""
     reference_free: bool = False
     gt_count: int | None = None
     note: str = ""
+    scale: int = 1
+    size_slack: int = 0  # HR pixels per side that HR may differ from LR x scale (cropped away)
+    lq_filter: str = ""
 
     @property
     def sources(self) -> tuple[Source, ...]:
@@ -162,11 +180,15 @@ class AssetEntry:
     ``name`` is also the file name the weight file gets (its extension tells
     weight loaders how to read it); ``backbone`` is the cir architecture name;
     ``kind`` says what the file is for: an official ``teacher`` network (with its
-    upscaling ``scale``), a frozen feature ``encoder`` for losses (no scale) or the
-    weights of an image-quality ``metric`` (no scale; ``backbone`` names the metric).
+    upscaling ``scale``), the ``init`` weights a trained network starts from (a published
+    network of another method whose layers the ``backbone`` shares, e.g. ESRGAN's PSNR-oriented
+    RRDB for Cria-CL's trunk, loaded non-strictly; with its ``scale``, no task), a frozen feature
+    ``encoder`` for losses (no scale) or the weights of an image-quality ``metric`` (no scale;
+    ``backbone`` names the metric).
     A teacher's ``task`` is the cir task it restores (:func:`cir.tasks.parse_task`): ``x2`` ...
-    ``x8`` for super-resolution (then ``scale`` is that factor), or a scale-1 restoration task
-    such as ``deblur`` or ``derain`` (``scale`` 1).
+    ``x8`` for super-resolution (then ``scale`` is that factor), a scale-1 restoration task
+    such as ``deblur`` or ``derain`` (``scale`` 1), or a real-world SR task such as
+    ``realsr_ntire`` (``scale`` 4).
     """
 
     name: str
@@ -176,8 +198,11 @@ class AssetEntry:
     description: str = ""
     archive: str | None = None
     member_glob: str | None = None
-    kind: str = "teacher"
-    task: str | None = None  # teachers: the cir task (x2 ... x8, deblur, derain, ...)
+    kind: str = "teacher"  # one of ASSET_KINDS
+    task: str | None = None  # teachers: the cir task (x2 ... x8, deblur, derain, realsr_ntire, ...)
+
+
+ASSET_KINDS = ("teacher", "init", "encoder", "metric")
 
 
 # --- data sets -------------------------------------------------------------------
@@ -227,6 +252,38 @@ MANGA109_SR = Source(
     ),
 )
 
+FLICKR2K = Source(
+    filename="Flickr2K.tar",
+    urls=("https://cv.snu.ac.kr/research/EDSR/Flickr2K.tar",),
+    # md5: Coloquinte/torchSR, torchsr/datasets/flickr2k.py (Flickr2K.urls; the only published hash).
+    # Layout Flickr2K/Flickr2K_HR/*.png beside Flickr2K_LR_bicubic/ and Flickr2K_LR_unknown/ (its track_dirs).
+    checksum="5d3f39443d5e9489bff8963f8f26cb03",
+    hash_algo="md5",
+)
+
+# NTIRE 2020 Real-World SR challenge, track 1 (Lugmayr et al.): the files of the challenge's ETH
+# folder, named in public download scripts (wget of <folder>/<name>.zip, then `unzip -d` and a check
+# for the folder <name>/: so each zip holds one top-level folder of its own name). No checksum or
+# size is published for any of them, and whether the folder still serves them is not known.
+_NTIRE20 = "https://data.vision.ee.ethz.ch/alugmayr/real-world-sr/NTIRE20/"
+_NTIRE20_NOTE = ("The NTIRE 2020 Real-World SR organisers publish no checksum or size for {} (challenge "
+                 "data, CodaLab competition 22221) and none was found elsewhere; pin the sha256 printed on "
+                 "first download.")
+
+
+def _ntire20(filename: str) -> Source:
+    return Source(filename=filename, urls=(_NTIRE20 + filename,), checksum=None,
+                  checksum_note=_NTIRE20_NOTE.format(filename),
+                  manual=(f"If the ETH folder no longer serves it, {filename} was distributed to the "
+                          f"participants of the NTIRE 2020 Real-World SR challenge, track 1 "
+                          f"(https://competitions.codalab.org/competitions/22221); keep it zipped."))
+
+
+NTIRE20_T1_SOURCE = _ntire20("track1-train-source.zip")
+NTIRE20_T1_TARGET = _ntire20("train-target.zip")
+NTIRE20_T1_VALID_INPUT = _ntire20("track1-valid-input.zip")
+NTIRE20_T1_VALID_GT = _ntire20("track1-valid-gt.zip")
+
 DATASETS: dict[str, DatasetEntry] = {
     e.name: e
     for e in (
@@ -245,6 +302,19 @@ DATASETS: dict[str, DatasetEntry] = {
                      "Urban100 HR images from the EDSR benchmark archive"),
         DatasetEntry("Manga109", MANGA109_SR, "zip", "manga109/*.png", 109,
                      "Manga109 super-resolution test set, one image per title"),
+        # DF2K's second half; NTIRE 2020 track 1 corrupted these 2650 images into its source domain
+        DatasetEntry("Flickr2K", FLICKR2K, "tar", "Flickr2K/Flickr2K_HR/*.png", 2650,
+                     "Flickr2K HR images 000001-002650 (EDSR authors' archive)"),
+        # NTIRE 2020 track 1 training data: unpaired. The source domain: the 2650 Flickr2K images with
+        # the challenge's unknown corruption (the challenge report; the authors' collect_noise.py globs
+        # <source>/*.png). The target domain: the 800 clean DIV2K training images. Cria-CL's public
+        # training config makes pairs of both by the Impressionism recipe (cir/data/impressionism.py,
+        # rule impressionism_pairs). The member paths are inferred from public download scripts.
+        DatasetEntry("NTIRE2020_T1_source", NTIRE20_T1_SOURCE, "zip", "track1-train-source/*.png", 2650,
+                     "NTIRE 2020 Real-World SR track 1 training source domain: 2650 corrupted Flickr2K images"),
+        DatasetEntry("NTIRE2020_T1_target", NTIRE20_T1_TARGET, "zip", "train-target/*.png", 800,
+                     "NTIRE 2020 Real-World SR track 1 training target domain: the 800 clean DIV2K "
+                     "training images"),
     )
 }
 
@@ -440,6 +510,77 @@ SIDD_VALIDATION_RESTORMER = _restormer(
     "SIDD_Validation_Restormer.zip", "Denoising/Real/test1.zip", "11vfqV-lqousZTuAit1Qkqghiv_taY0KZ",
     "1139c32896697e960159ae845070751e58894ddf607ebfe8f6d83ef012e2fbff", 461780640)
 
+# --- real-world super-resolution and camera SR (Cria-CL) -----------------------------
+
+REALSR_V3 = Source(
+    filename="RealSR(V3).tar.gz",
+    # csjcai/RealSR README.md: "Version 3 ... (HR and LR have different resolution)", Google Drive
+    # 17ZMjo-zwFouxnm_aFM6CUHBwgRrLZqIM; md5 and file name: Coloquinte/torchSR,
+    # torchsr/datasets/realsr.py (RealSRv3.urls, the same Drive file). Layout (torchSR's track_dirs and
+    # public loaders): RealSR(V3)/{Canon,Nikon}/{Train,Test}/{2,3,4}/<Camera>_<NNN>_HR.png beside
+    # <Camera>_<NNN>_LR<scale>.png.
+    urls=(_GDRIVE.format("17ZMjo-zwFouxnm_aFM6CUHBwgRrLZqIM"),),
+    checksum="83e946bf4b5c22b30d1663231bb2e53e",
+    hash_algo="md5",
+    manual=("Open https://drive.google.com/file/d/17ZMjo-zwFouxnm_aFM6CUHBwgRrLZqIM/view (RealSR Version 3, "
+            "linked from github.com/csjcai/RealSR; its README also gives a Baidu Drive copy, code 2n93) and "
+            "save the file, still packed, under the name RealSR(V3).tar.gz."),
+)
+
+# ngchc/CameraSR holds City100 in the repository itself (City100/City100_iPhoneX/NNN{H,L}.PNG and
+# City100_NikonD5500/...: 100 pairs each; all 200 iPhone X images are 840x600, read from the PNG
+# headers of the git blobs at this commit, the repository's HEAD since 2019-06-12). GitHub builds the
+# archive of a commit on request; its bytes are not guaranteed stable, so no checksum is pinned.
+_CAMERASR_COMMIT = "336cac11f5ba409134b2bc5165e9ad6aa4a07e65"
+CAMERASR_REPO = Source(
+    filename=f"CameraSR-{_CAMERASR_COMMIT[:7]}.zip",
+    urls=(f"https://github.com/ngchc/CameraSR/archive/{_CAMERASR_COMMIT}.zip",),
+    checksum=None,
+    checksum_note=("GitHub generates repository archives on request and publishes no checksum for them; "
+                   f"the content is fixed by the commit {_CAMERASR_COMMIT} of github.com/ngchc/CameraSR "
+                   "(about 430 MB of files: City100 iPhone X and Nikon D5500 plus model files)."),
+    manual=(f"Download https://github.com/ngchc/CameraSR/archive/{_CAMERASR_COMMIT}.zip (or zip a clone of "
+            f"github.com/ngchc/CameraSR at that commit, keeping the City100/City100_iPhoneX/ folder) and "
+            f"save it as CameraSR-{_CAMERASR_COMMIT[:7]}.zip."),
+)
+
+# RealSR-Zero (Cria-CL's own test set): House-Leo/RealSR-Zero README.md links Google Drive
+# 1A7wyIuSEBe4zzK9n05e81AD8Xz6LHAU9 and Baidu (code ljdr); the repository also holds the archive
+# itself, dataset/realsr-zero.zip (git blob 7c5f5d955fd43c283e38ec3d472ffb19bc26a6a2, added in commit
+# d7ea495 "Update RealSR-zero"). The GitHub copy at a fixed commit is the download; whether the
+# Drive file is byte-identical is not known, so Drive is the by-hand fallback, not a mirror.
+_REALSR_ZERO_COMMIT = "f2a4ad09547db1b2314af5bc136d494abb00d094"
+REALSR_ZERO = Source(
+    filename="realsr-zero.zip",
+    urls=(f"https://github.com/House-Leo/RealSR-Zero/raw/{_REALSR_ZERO_COMMIT}/dataset/realsr-zero.zip",),
+    checksum=None,
+    checksum_note=("The RealSR-Zero authors publish no checksum; the file is the git blob "
+                   "7c5f5d955fd43c283e38ec3d472ffb19bc26a6a2 of github.com/House-Leo/RealSR-Zero "
+                   "(`git hash-object realsr-zero.zip` prints it for an intact copy). Pin the sha256 printed "
+                   "on first download."),
+    manual=("Download realsr-zero.zip from https://github.com/House-Leo/RealSR-Zero/tree/"
+            f"{_REALSR_ZERO_COMMIT}/dataset, or the authors' Google Drive file "
+            "https://drive.google.com/file/d/1A7wyIuSEBe4zzK9n05e81AD8Xz6LHAU9/view, or Baidu "
+            "https://pan.baidu.com/s/13D5uZUpORZbjlKVRN1doGg?pwd=ljdr (code ljdr), all linked from "
+            "github.com/House-Leo/RealSR-Zero; save it as realsr-zero.zip (a zip archive of the 45 images; "
+            "repack it as a zip if the copy you get is another archive format)."),
+)
+
+# RealSR V3 pairs <Camera>_<NNN>_LR4.png -> <Camera>_<NNN>_HR.png, named <Camera>_<NNN>.
+_REALSR_LR4 = regex_pairing(r"_LR4(\.png)$", r"_HR\1")
+_REALSR_STEM = r"([^/]+)_LR4\.png$"
+# Whether every V3 x4 HR image is exactly 4x its LR image is not verified (the V3 LR images were made
+# by the RealSR authors, csjcai/RealSR issues #12/#25, and the project notes could not check the
+# sizes). Pairs off by at most 8 HR pixels (2 LR pixels) per side are cropped at the bottom/right to
+# HR = 4 x LR and the crop is recorded in the manifest; a larger difference stops the extraction.
+# 8 is a guard chosen without seeing the data, not a measured bound.
+_REALSR_SLACK = 8
+# City100 iPhone X, the split of the Cria-CL README ("Test: iPhoneX001L-020L") and the project notes
+# (train 021-100): names NNN, L (degraded) -> H (clean), both 840x600.
+_CITY100_PAIRING = regex_pairing(r"^(\d{3})L(\.PNG)$", r"\1H\2")
+_CITY100_STEM = r"/(\d{3})L\.PNG$"
+
+
 def _paired(*entries: PairedDatasetEntry) -> dict[str, PairedDatasetEntry]:
     return {e.name: e for e in entries}
 
@@ -610,6 +751,56 @@ PAIRED_DATASETS: dict[str, PairedDatasetEntry] = _paired(
         "SIDD validation: 1280 noisy/clean 256x256 sRGB blocks (40 images x 32), written as PNG pairs "
         "named <image>_<block> (two digits each, from 00)",
         pairing=MAT_BLOCKS),
+    # --- real-world super-resolution (Cria-CL Tables I-III) ---------------------------------
+    # RealSR V3 Canon x4. Test: Canon_001-050 (Cria-CL README "Test: Canon001-050"; csjcai/RealSR issue
+    # #27: the V3 test folder holds 50 pairs per camera).
+    PairedDatasetEntry(
+        "RealSR_Canon_test", "realsr", "test", REALSR_V3, "tar.gz",
+        "**/Canon/Test/4/*_LR4.png", "**/Canon/Test/4/*_HR.png", 50,
+        "RealSR V3 Canon x4 test pairs Canon_001-050 (real LR/HR photographs, two focal lengths)",
+        pairing=_REALSR_LR4, stem=_REALSR_STEM, scale=4, size_slack=_REALSR_SLACK,
+        note="HR = 4 x LR not verified for every pair (see _REALSR_SLACK)"),
+    PairedDatasetEntry(
+        "RealSR_Canon_train", "realsr", "train", REALSR_V3, "tar.gz",
+        "**/Canon/Train/4/*_LR4.png", "**/Canon/Train/4/*_HR.png", None,
+        "RealSR V3 Canon x4 training pairs (all of RealSR(V3)/Canon/Train/4)",
+        pairing=_REALSR_LR4, stem=_REALSR_STEM, scale=4, size_slack=_REALSR_SLACK,
+        note=("pair count unknown: csjcai/RealSR states 459 training scenes for both cameras together, "
+              "not per camera, and torchSR lists none; Cria-CL trains on '200 pairs' without naming them. "
+              "The count found is printed and recorded at extraction. HR = 4 x LR not verified.")),
+    # NTIRE 2020 Real-World SR track 1 validation set (Cria-CL's NTIRE2020 test set: "Validation
+    # set", 100 DIV2K validation images). The GT names are 4 digits (the DIV2K ids 0801-0900, e.g.
+    # track1-valid-gt/0801.png in the project notes); the inputs' names are longer and start with
+    # the same 4 digits: the authors' test_demo.py saves each output as img_name[:4] and
+    # caculate_metric.py looks it up by the GT's name. Pairs are therefore matched on those digits.
+    PairedDatasetEntry(
+        "NTIRE2020_T1_valid", "realsr", "test", (NTIRE20_T1_VALID_INPUT, NTIRE20_T1_VALID_GT), "zip",
+        "**/track1-valid-input/*", "**/track1-valid-gt/*", 100,
+        "NTIRE 2020 Real-World SR track 1 validation pairs 0801-0900 (x4; the corrupted input and "
+        "the clean DIV2K image)",
+        pairing=regex_pairing(r"^(\d{4})[^/]*(\.png)$", r"\1\2"), stem=r"/(\d{4})[^/]*\.png$", scale=4,
+        note=("input file names unverified beyond 'they start with the GT's 4 digits' (RealSR-CCL "
+              "test_demo.py); the authors' metric script compares whole images, so HR = 4 x LR is "
+              "required exactly (no slack)")),
+    # RealSR-Zero: 45 iPhone 4 photographs, no ground truth (NIQE/MOS only, Cria-CL Table I).
+    PairedDatasetEntry(
+        "RealSR_Zero", "realsr", "test", REALSR_ZERO, "zip", "**/*", None, 45,
+        "RealSR-Zero: 45 real low-quality iPhone 4 photographs (2011-2013), no ground truth",
+        reference_free=True, scale=4,
+        note="count 45 from the RealSR-Zero README; the layout inside the zip is unverified (every image matches)"),
+    # --- camera SR (Cria-CL Table IV) --------------------------------------------------------
+    PairedDatasetEntry(
+        "City100_iPhoneX_train", "camerasr", "train", CAMERASR_REPO, "zip",
+        "**/City100/City100_iPhoneX/*L.PNG", "**/City100/City100_iPhoneX/*H.PNG", 80,
+        "City100 iPhone X pairs 021-100 (same-size LR/HR photographs of printed city scenes)",
+        pairing=_CITY100_PAIRING, stem=_CITY100_STEM,
+        lq_filter=r"/(0(2[1-9]|[3-9]\d)|100)L\.PNG$"),
+    PairedDatasetEntry(
+        "City100_iPhoneX_test", "camerasr", "test", CAMERASR_REPO, "zip",
+        "**/City100/City100_iPhoneX/*L.PNG", "**/City100/City100_iPhoneX/*H.PNG", 20,
+        "City100 iPhone X test pairs 001-020 (Cria-CL README: 'Test: iPhoneX001L-020L')",
+        pairing=_CITY100_PAIRING, stem=_CITY100_STEM,
+        lq_filter=r"/0(0[1-9]|1\d|20)L\.PNG$"),
 )
 
 
@@ -693,6 +884,69 @@ NAFNET_GOPRO_WIDTH32 = Source(
             "https://drive.google.com/file/d/1Fr2QadtDCEXg6iwWX8OzeZLbHOx2t5Bj/view or Baidu "
             "https://pan.baidu.com/s/1AbgG0yoROHmrRQN7dgzDvQ?pwd=so6v (code so6v), both linked from "
             "github.com/megvii-research/NAFNet."),
+)
+
+
+# --- Cria-CL: the network it starts from and its released models -------------------------
+
+# ESRGAN's PSNR-oriented RRDB x4 (nf 64, nb 23, trained on DF2K). Cria-CL's public training config
+# (House-Leo/RWSR-EDL codes/options/df2k/train_ntire.yml) loads the original RRDB_PSNR_x4.pth
+# (xinntao/ESRGAN, Google Drive folder) with strict_load false. This is BasicSR's copy of that model:
+# the file of BasicSR's scripts/download_pretrained_models.py (Google Drive id below), in BasicSR's
+# format ({'params': state dict} with BasicSR's RRDBNet key names); that it holds the same weights
+# as RRDB_PSNR_x4.pth is inferred from its "official" name, not checked. No https mirror on a GitHub
+# release or elsewhere was found for either file.
+_ESRGAN_PSNR = "ESRGAN_PSNR_SRx4_DF2K_official-150ff491.pth"
+ESRGAN_PSNR_X4 = Source(
+    filename=_ESRGAN_PSNR,
+    urls=(_GDRIVE.format("1swaV5iBMFfg-DL6ZyiARztbhutDCWXMM"),),
+    checksum=None,
+    checksum_note=("BasicSR publishes only the sha256 prefix 150ff491 (in the file name, its naming convention; "
+                   "cir checks the prefix after every download, see verify_name_hash_prefix); no full checksum "
+                   "was found. Pin the sha256 printed on first download."),
+    manual=("Download it from Google Drive, https://drive.google.com/file/d/1swaV5iBMFfg-DL6ZyiARztbhutDCWXMM/"
+            f"view (BasicSR's scripts/download_pretrained_models.py, 'ESRGAN'), and save it as {_ESRGAN_PSNR}. "
+            "The original RRDB_PSNR_x4.pth of github.com/xinntao/ESRGAN (its README's Google Drive folder "
+            "https://drive.google.com/drive/u/0/folders/17VYV_SoZZesU6mbxz2dMAIccSSlqLecY) is a different "
+            "file (plain state dict, old key names): do not save it under this name."),
+)
+
+# The released Cria-CL models: House-Leo/RealSR-CCL README "Pre-trained model [Google Drive]
+# [Github Release]"; its test_demo.py loads model_zoo/NTIRE.pth strictly into RRDBNet(nf 64, nb 23).
+# What else the zip holds (RealSR / CameraSR models?) and under which paths is not known: only
+# NTIRE.pth is registered, matched anywhere in the zip.
+CRIACL_MODELS = Source(
+    filename="RealSR-CCL_model.zip",
+    urls=("https://github.com/House-Leo/RealSR-CCL/releases/download/Premodel/model.zip",),
+    checksum=None,
+    checksum_note=("The Cria-CL authors publish no checksum or size for model.zip and none was found "
+                   "elsewhere; pin the sha256 printed on first download."),
+    manual=("Download model.zip from https://github.com/House-Leo/RealSR-CCL/releases/tag/Premodel or the "
+            "authors' Google Drive file https://drive.google.com/file/d/1Aunk1UoZAWq45pr6tZkjsTMcc4Qv7lbO/view "
+            "(both in the RealSR-CCL README) and save it, still zipped, as RealSR-CCL_model.zip."),
+)
+
+CRIACL_ASSETS: tuple[AssetEntry, ...] = (
+    AssetEntry(
+        name=_ESRGAN_PSNR,
+        source=ESRGAN_PSNR_X4,
+        backbone="criacl",
+        scale=4,
+        kind="init",
+        description=("ESRGAN RRDB_PSNR x4 (nf 64, nb 23, DF2K), BasicSR's copy: the trunk Cria-CL's training "
+                     "starts from (loaded non-strictly; the two-branch head starts random)"),
+    ),
+    AssetEntry(
+        name="RealSR-CCL_NTIRE.pth",
+        source=CRIACL_MODELS,
+        backbone="criacl",
+        scale=4,
+        task="realsr_ntire",
+        description=("Cria-CL (two-branch RRDB, nf 64, nb 23) x4 trained for NTIRE 2020 track 1; the authors' "
+                     "release (plain state dict, RealSR-CCL models/ccl_RRDB.py key names)"),
+        archive="zip",
+        member_glob="**/NTIRE.pth",
+    ),
 )
 
 
@@ -892,6 +1146,7 @@ ASSETS: dict[str, AssetEntry] = {
             description="torchvision VGG19 IMAGENET1K_V1 (DRCNet/AECR-Net CR, Cria-CL perceptual loss)",
         ),
         *MCIR_BASELINES,
+        *CRIACL_ASSETS,
         # --- image-quality metrics (kind "metric"): the files pyiqa 0.1.16 and torchvision would
         # download at run time. cir/eval/assets.py places them where both read them
         # ($TORCH_HOME/hub/pyiqa, $TORCH_HOME/hub/checkpoints) so that neither ever downloads.

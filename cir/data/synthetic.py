@@ -1,11 +1,12 @@
-"""Seeded synthetic degradations: scale-1 pair folders (degraded ``LR/`` -> clean ``HR/``).
+"""Seeded synthetic degradations: pair folders (degraded ``LR/`` -> clean ``HR/``), at scale 1
+except the real-world SR kind (x4).
 
 The offline presets train deblurring, deraining, dehazing, denoising and JPEG-artefact removal
 networks on pairs made from clean photographs. :func:`degrade` turns one clean ``uint8`` RGB
 image into its degraded version and returns every random parameter it drew;
 :func:`make_synthetic_pairs` does that for a folder and writes a pair folder like
-:func:`cir.data.prepare.prepare_sr_pairs` (``HR/``, ``LR/``, ``manifest.json``; scale 1, same
-stem and size on both sides).
+:func:`cir.data.prepare.prepare_sr_pairs` (``HR/``, ``LR/``, ``manifest.json``; the same stem
+on both sides, the same size at scale 1).
 
 Conventions. Intensities are in ``[0, 1]`` during the computation (float32); noise levels are
 given on the 0..255 scale (``sigma 25`` means ``25 / 255``). Angles are in degrees. A blur angle
@@ -19,7 +20,7 @@ Two families of each kind. ``synthetic`` follows the way the papers' synthetic t
 are made (one clean, spatially uniform degradation). ``real_like`` differs in distribution as
 camera images do: non-uniform and chained degradations, signal-dependent noise, coloured and
 non-homogeneous scattering, and it always ends in a mild JPEG (quality 70..95) unless the chain
-is JPEG itself. A model trained on one family and tested on the other meets a domain gap.
+is JPEG itself or sets its own quality (``realsr``: 30..90). A model trained on one family and tested on the other meets a domain gap.
 
 ``blur``
     * synthetic: one motion-blur kernel, with probability 0.5 a straight line, else a camera
@@ -71,6 +72,20 @@ is JPEG itself. A model trained on one family and tested on the other meets a do
       ``grid_shift`` (0..7, 0..7) pixels (the image is reflect-padded at the top/left, encoded
       and cropped back): misaligned double compression, as in re-shared photographs.
 
+``realsr`` (x4: the degraded image is a quarter of the clean one's size, which is first
+mod-cropped to 4; the clean image is the HR side)
+    * synthetic: MATLAB bicubic down-scaling by 4 (:mod:`cir.data.bicubic`, as the SR pairs), then
+      additive white Gaussian noise of ``noise_sigma`` 1..10.
+    * real_like: the chain of real-world SR degradation models: an anisotropic Gaussian blur
+      (s.d. ``sigma_major`` and ``sigma_minor`` 0.4..3.0 px along axes at ``kernel_angle``
+      0..180, kernel 2 * ceil(3 * max sigma) + 1 wide, normalised) -> MATLAB bicubic down by 4 ->
+      Poisson-Gaussian sensor noise (``shot_sigma`` 2..12, ``read_sigma`` 0.5..4, spatial
+      ``correlation`` 0..0.8 px) -> JPEG at ``jpeg_quality`` 30..90.
+``camera`` (scale 1; CameraSR's wide shot aligned to the zoomed one: detail lost, same size)
+    * synthetic: MATLAB bicubic down by ``factor`` 2..4 and up again to the clean size.
+    * real_like: a Gaussian lens blur of ``sigma`` 0.3..1.2 px, bicubic down by ``factor`` 2..4
+      and up again, sensor noise (``shot_sigma`` 2..8, ``read_sigma`` 0.5..2), mild JPEG.
+
 Integer ranges include both ends. Scalar parameters are rounded (4 decimals) before use, so the
 recorded values are the ones applied. Noise fields, rain seeds and the low-frequency grids are
 not recorded; they follow from the generator, whose entropy ``[seed, stem_key]`` the pair
@@ -91,11 +106,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cir.data.bicubic import imresize, mod_crop
 from cir.data.images import atomic_dir, list_images, read_image, write_image
 from cir.errors import ConfigError, DataError
 from cir.utils.io import write_json
 
-KINDS: tuple[str, ...] = ("blur", "rain", "haze", "noise", "jpeg")
+KINDS: tuple[str, ...] = ("blur", "rain", "haze", "noise", "jpeg", "realsr", "camera")
 FAMILIES: tuple[str, ...] = ("synthetic", "real_like")
 # the scale-1 restoration task each degradation makes pairs for
 TASK_OF_KIND: dict[str, str] = {
@@ -104,7 +120,11 @@ TASK_OF_KIND: dict[str, str] = {
     "haze": "dehaze",
     "noise": "denoise",
     "jpeg": "dejpeg",
+    "realsr": "realsr",
+    "camera": "camerasr",
 }
+# output size / degraded size: the real-world SR pairs are x4 (HR mod-cropped to 4); the rest 1
+SCALE_OF_KIND: dict[str, int] = {"realsr": 4}
 
 # Parameter ranges (both ends included for integers); noise levels on the 0..255 scale.
 MILD_JPEG = (70, 95)
@@ -118,6 +138,8 @@ RANGES: dict[str, dict[str, dict[str, Any]]] = {
                  "depth_noise": (0.2, 0.6), "depth_grid": (3, 6)},
         "noise": {"sigma": (15, 50)},
         "jpeg": {"quality": (10, 60)},
+        "realsr": {"noise_sigma": (1, 10)},
+        "camera": {"factor": (2, 4)},
     },
     "real_like": {
         "blur": {"length": (3, 25), "angle": (0, 180), "trajectory_prob": 0.5, "turn": (0.3, 1.0),
@@ -137,6 +159,11 @@ RANGES: dict[str, dict[str, dict[str, Any]]] = {
         "jpeg": {"shot_sigma": (2, 8), "read_sigma": (0.5, 2), "correlation": (0.4, 1.0),
                  "quality1": (50, 90), "sampling": ("420", "422", "444"), "grid_shift": (0, 7),
                  "quality": (10, 60)},
+        "realsr": {"sigma_major": (0.4, 3.0), "sigma_minor": (0.4, 3.0), "kernel_angle": (0, 180),
+                   "shot_sigma": (2, 12), "read_sigma": (0.5, 4), "correlation": (0.0, 0.8),
+                   "jpeg_quality": (30, 90)},
+        "camera": {"factor": (2, 4), "sigma": (0.3, 1.2), "shot_sigma": (2, 8), "read_sigma": (0.5, 2),
+                   "jpeg_quality": MILD_JPEG},
     },
 }
 
@@ -427,7 +454,61 @@ def _jpeg(rng, x, family, r):
     return jpeg_roundtrip(np.ascontiguousarray(padded), q)[dy:dy + h, dx:dx + w], params
 
 
-_APPLY = {"blur": _blur, "rain": _rain, "haze": _haze, "noise": _noise, "jpeg": _jpeg}
+def _gaussian_kernel(sigma_major: float, sigma_minor: float, angle: float) -> np.ndarray:
+    """A normalised anisotropic Gaussian kernel, s.d. ``sigma_major`` along ``angle`` (degrees,
+    counterclockwise from the x axis, y up) and ``sigma_minor`` across it."""
+    radius = max(1, math.ceil(3 * max(sigma_major, sigma_minor)))
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1].astype(np.float64)
+    yy = -yy  # rows grow downwards; the angle is measured with y up
+    t = math.radians(angle)
+    u = xx * math.cos(t) + yy * math.sin(t)
+    v = -xx * math.sin(t) + yy * math.cos(t)
+    k = np.exp(-0.5 * ((u / sigma_major) ** 2 + (v / sigma_minor) ** 2))
+    return (k / k.sum()).astype(np.float32)
+
+
+def _down_up(x: np.ndarray, factor: int) -> np.ndarray:
+    """Bicubic down by ``factor`` (MATLAB imresize, antialiased) and back up to the same size."""
+    h, w = x.shape[:2]
+    small = imresize(x.astype(np.float64), output_shape=(max(1, round(h / factor)), max(1, round(w / factor))))
+    return imresize(small, output_shape=(h, w)).astype(np.float32)
+
+
+def _realsr(rng, x, family, r):
+    params: dict[str, Any] = {}
+    s = SCALE_OF_KIND["realsr"]
+    if family == "synthetic":
+        sigma = _uniform(rng, r["noise_sigma"])
+        params["noise_sigma"] = sigma
+        lr = imresize(x.astype(np.float64), scale=1.0 / s).astype(np.float32)
+        return lr + rng.standard_normal(lr.shape).astype(np.float32) * np.float32(sigma / 255.0), params
+    major, minor = _uniform(rng, r["sigma_major"]), _uniform(rng, r["sigma_minor"])
+    angle = _uniform(rng, r["kernel_angle"])
+    shot, read = _uniform(rng, r["shot_sigma"]), _uniform(rng, r["read_sigma"])
+    corr = _uniform(rng, r["correlation"])
+    q = _integer(rng, r["jpeg_quality"])
+    params.update(sigma_major=major, sigma_minor=minor, kernel_angle=angle, shot_sigma=shot, read_sigma=read,
+                  correlation=corr, jpeg_quality=q)
+    blurred = _convolve(x, _gaussian_kernel(major, minor, angle))
+    lr = imresize(blurred.astype(np.float64), scale=1.0 / s).astype(np.float32)
+    return jpeg_roundtrip(_to_uint8(_sensor_noise(rng, lr, shot, read, corr)), q), params
+
+
+def _camera(rng, x, family, r):
+    params: dict[str, Any] = {}
+    factor = _integer(rng, r["factor"])
+    params["factor"] = factor
+    if family == "synthetic":
+        return _down_up(x, factor), params
+    sigma = _uniform(rng, r["sigma"])
+    shot, read = _uniform(rng, r["shot_sigma"]), _uniform(rng, r["read_sigma"])
+    params.update(sigma=sigma, shot_sigma=shot, read_sigma=read)
+    out = _down_up(_convolve(x, _gaussian_kernel(sigma, sigma, 0.0)), factor)
+    return _mild_jpeg(rng, _sensor_noise(rng, out, shot, read), params), params
+
+
+_APPLY = {"blur": _blur, "rain": _rain, "haze": _haze, "noise": _noise, "jpeg": _jpeg, "realsr": _realsr,
+          "camera": _camera}
 
 
 # ----------------------------------------------------------------------------- public API
@@ -445,7 +526,8 @@ def check_kind(kind: str, family: str = "synthetic") -> None:
 def degrade(img: np.ndarray, kind: str, family: str = "synthetic", *,
             rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     """Degrade a clean ``uint8`` ``H x W x 3`` image; returns ``(degraded uint8 image of the same
-    shape, JSON-serialisable dict of the random parameters drawn)``. See the module docstring
+    shape -- a quarter of it for ``realsr``, whose input must be mod-cropped to 4 --,
+    JSON-serialisable dict of the random parameters drawn)``. See the module docstring
     for what each ``kind``/``family`` does."""
     check_kind(kind, family)
     if not isinstance(rng, np.random.Generator):
@@ -454,6 +536,10 @@ def degrade(img: np.ndarray, kind: str, family: str = "synthetic", *,
             or img.shape[0] < 1 or img.shape[1] < 1:
         raise DataError(f"degrade expects a uint8 HxWx3 image; got "
                         f"{getattr(img, 'dtype', type(img).__name__)} {getattr(img, 'shape', '')}")
+    s = SCALE_OF_KIND.get(kind, 1)
+    if img.shape[0] % s or img.shape[1] % s:
+        raise DataError(f"degradation {kind!r} makes x{s} pairs: the clean image ({img.shape[0]}x{img.shape[1]}) "
+                        f"must be mod-cropped to {s} first")
     out, params = _APPLY[kind](rng, _to_float(img), family, RANGES[family][kind])
     if out.dtype != np.uint8:
         out = _to_uint8(out)
@@ -475,8 +561,9 @@ def make_synthetic_pairs(clean_dir: str | os.PathLike, out_dir: str | os.PathLik
                          family: str = "synthetic", seed: int = 0) -> Path:
     """Pair every clean image of ``clean_dir`` with its degraded version.
 
-    Writes ``out_dir/HR/<stem>.png`` (the clean image as read, re-encoded as PNG),
-    ``out_dir/LR/<stem>.png`` (the degraded image, same size) and ``out_dir/manifest.json`` (the
+    Writes ``out_dir/HR/<stem>.png`` (the clean image as read, re-encoded as PNG; mod-cropped to 4
+    for ``realsr``), ``out_dir/LR/<stem>.png`` (the degraded image, same size; a quarter for
+    ``realsr``) and ``out_dir/manifest.json`` (the
     kind, family, seed and, per image, every random parameter). Images are taken in name order;
     each is degraded with :func:`image_rng` ``(seed, stem)``. The folder is built next to
     ``out_dir`` and renamed into place, so a failure leaves ``out_dir`` as it was.
@@ -498,7 +585,7 @@ def make_synthetic_pairs(clean_dir: str | os.PathLike, out_dir: str | os.PathLik
     entries = []
     with atomic_dir(out_dir) as tmp:
         for stem, f in by_stem.items():
-            clean = read_image(f)
+            clean = np.ascontiguousarray(mod_crop(read_image(f), SCALE_OF_KIND.get(kind, 1)))
             degraded, params = degrade(clean, kind, family, rng=image_rng(seed, stem))
             write_image(tmp / "HR" / f"{stem}.png", clean)
             write_image(tmp / "LR" / f"{stem}.png", degraded)
@@ -509,7 +596,7 @@ def make_synthetic_pairs(clean_dir: str | os.PathLike, out_dir: str | os.PathLik
                 "params": {"seed_entropy": [seed, stem_key(stem)], **params},
             })
         write_json(tmp / "manifest.json", {
-            "scale": 1,
+            "scale": SCALE_OF_KIND.get(kind, 1),
             "task": TASK_OF_KIND[kind],
             "degradation": kind,
             "family": family,

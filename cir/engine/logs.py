@@ -40,10 +40,11 @@ class CsvLog:
 class RunLogger:
     """Losses and learning rate every ``log_every`` steps; validation metrics when run."""
 
-    def __init__(self, run_dir: Path, loss_names: list[str], *, tensorboard: bool = True):
+    def __init__(self, run_dir: Path, loss_names: list[str], *, tensorboard: bool = True,
+                 val_names: tuple[str, ...] = ("psnr", "ssim")):
         run_dir.mkdir(parents=True, exist_ok=True)
         self.train = CsvLog(run_dir / "train_log.csv", ["step", "loss", *loss_names, "lr", "it_per_s"])
-        self.val = CsvLog(run_dir / "val_log.csv", ["step", "psnr", "ssim"])
+        self.val = CsvLog(run_dir / "val_log.csv", ["step", *val_names])
         self.tb_dir = run_dir / "tb"
         self._tb = None
         self._use_tb = tensorboard

@@ -340,7 +340,9 @@ class Trainer:
         self.try_resume()
         logger = None
         if self.is_main:
-            logger = RunLogger(self.run_dir, loss_names=self.log_names, tensorboard=s.tensorboard)
+            # the validator's metrics (its `names`; PSNR/SSIM by default) are the validation log's columns
+            logger = RunLogger(self.run_dir, loss_names=self.log_names, tensorboard=s.tensorboard,
+                               val_names=tuple(getattr(self.validate, "names", ("psnr", "ssim"))))
             logger.start(self.step)
             where = f"rank 0 of {self.world_size}, " if self.world_size > 1 else ""
             print(f"[cir] training {self.meta.get('name', self.run_dir)} from step {self.step} to "

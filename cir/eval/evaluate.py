@@ -112,6 +112,7 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
     names = [s.name for s in specs]
     model = model.to(device)
     pairs_by_set = {}
+    skipped: dict[str, set[str]] = {}
     for name, pair_dir in test_sets.items():  # read everything first: fail before any model run
         _check_set_name(name)
         try:
@@ -119,9 +120,12 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
         except (OSError, ValueError) as exc:
             raise CirError(f"test set {name!r} ({pair_dir}): {exc}") from exc
         full_ref = [s.name for s in specs if s.full_reference]
-        if reference_free(pair_dir) and full_ref:
+        if reference_free(pair_dir) and full_ref and len(full_ref) == len(specs):
             raise CirError(f"test set {name!r} ({pair_dir}) has no ground truth (no HR/ folder): it can be scored "
                            f"with no-reference metrics only, not {', '.join(full_ref)}")
+        # a convention with both kinds (Cria-CL's: PSNR/SSIM/LPIPS and NIQE) scores a set without
+        # ground truth (RealSR-Zero) with its no-reference metrics; the others say why they are absent
+        skipped[name] = set(full_ref) if reference_free(pair_dir) else set()
         pairs_by_set[name] = pairs
     results: dict[str, dict] = {}
     for name, pairs in pairs_by_set.items():
@@ -140,6 +144,9 @@ def evaluate(model: nn.Module, test_sets: Mapping[str, str | os.PathLike], scale
             for metric_name, metric in built.items():
                 if isinstance(metric, UnavailableMetric):
                     row[metric_name] = unavailable_value(metric.reason)
+                    continue
+                if metric_name in skipped[name]:
+                    row[metric_name] = unavailable_value(f"test set {name} has no ground truth")
                     continue
                 t1 = time.perf_counter()
                 try:

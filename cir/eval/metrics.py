@@ -3,7 +3,7 @@
 A :class:`MetricSpec` fixes every choice that changes a value: the metric, whether PSNR/SSIM are
 taken on the luma channel, and how many border pixels are dropped. :data:`CONVENTIONS` names the
 metric lists of the papers' tables (``dckd_sr``, ``deblur_rgb``, ``derain_y``, ``criacl_realsr``,
-``uniremoval_real``); evaluation (``convention=``), the ``cir metrics`` command (``--convention``)
+``criacl_realsr_y``, ``uniremoval_real``); evaluation (``convention=``), the ``cir metrics`` command (``--convention``)
 and training validation (:func:`sr_metric_specs`, which is ``dckd_sr``) take their specs from
 there through :func:`convention_specs`, and so should every table.
 
@@ -236,11 +236,16 @@ CONVENTIONS: dict[str, Convention] = {
             "SSIM on RGB after adaptive average pooling by max(1, round(min(H, W) / 256)) (Zhou Wang's "
             "downsampling, pytorch-msssim's ssim); no crop", round_output=False),
         Convention(
-            "criacl_realsr", (("psnr", True, "scale"), ("ssim", True, "scale"), ("lpips", None, 0),
-                              ("niqe", None, 0)),
-            "Cria-CL real-scene SR: PSNR/SSIM on Y with crop border = scale (the BasicSR convention its "
-            "baselines use; the paper does not state it), LPIPS (AlexNet v0.1) on RGB, NIQE (LIVE "
-            "release, MATLAB rgb2gray), no crop for LPIPS/NIQE"),
+            "criacl_realsr", (("psnr", False, 4), ("ssim", False, 4), ("lpips", None, 0), ("niqe", None, 0)),
+            "Cria-CL real-scene SR, as the authors' public metric scripts score it (the paper does not "
+            "state it): PSNR/SSIM on RGB with a fixed 4-pixel border (also at x1, CameraSR), LPIPS "
+            "(AlexNet v0.1) on the full RGB image, NIQE (LIVE release, MATLAB rgb2gray), no crop for "
+            "LPIPS/NIQE; the Y-channel alternative is convention criacl_realsr_y"),
+        Convention(
+            "criacl_realsr_y", (("psnr", True, "scale"), ("ssim", True, "scale"), ("lpips", None, 0),
+                                ("niqe", None, 0)),
+            "Cria-CL real-scene SR on Y (an option): PSNR/SSIM on Y with crop border = scale (the BasicSR "
+            "convention of its baselines), LPIPS (AlexNet v0.1) on RGB, NIQE, no crop for LPIPS/NIQE"),
         Convention(
             "uniremoval_real", (("brisque_matlab", None, 0), ("piqe", None, 0)),
             "Uni-Removal real-world tables: MATLAB brisque() and piqe() ('the official MATLAB functions "

@@ -17,7 +17,7 @@ import torch
 from cir import spec as spec_mod
 from cir.engine import Trainer, TrainSettings
 from cir.engine import distributed as ddp
-from cir.errors import ConfigError
+from cir.errors import CirError, ConfigError
 from cir.eval.evaluate import checkpoint_stand_ins
 from cir.losses import reconstruction_loss
 from cir.methods import get_method
@@ -68,17 +68,23 @@ def load_teacher(path: str | os.PathLike, name: str, spec: dict) -> torch.nn.Mod
 
 def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device, convention: str = "dckd_sr"):
     """The full-reference metrics of ``convention`` (the evaluation's: PSNR/SSIM on Y with crop
-    border = scale for SR, on RGB for deblurring, ...) on full-image outputs. No-reference metrics of
-    a convention are left out: validation compares with ground truth."""
+    border = scale for SR, on RGB for deblurring, ...) on full-image outputs; LPIPS too where the
+    convention has it and its weights are present (Cria-CL's Fig. 1 plots it over training).
+    No-reference metrics of a convention are left out: validation compares with ground truth.
+    The returned function's ``names`` are the metrics it reports (the validation log's columns)."""
     from cir.data.images import to_tensor
     from cir.data.paired import load_pairs
     from cir.eval.evaluate import scored_output
     from cir.eval.infer import restore
-    from cir.eval.metrics import build_metrics, convention_specs, rounds_output
+    from cir.eval.metrics import UnavailableMetric, build_metrics, convention_specs, rounds_output
 
     pairs = load_pairs(pair_dir, scale)
-    specs = [s for s in convention_specs(convention, scale) if s.name in ("psnr", "ssim")]
-    metrics = build_metrics(specs, device)
+    specs = [s for s in convention_specs(convention, scale) if s.name in ("psnr", "ssim", "lpips")]
+    metrics = build_metrics(specs, device, allow_unavailable=True)
+    unavailable = [name for name, m in metrics.items() if isinstance(m, UnavailableMetric)]
+    if unavailable:
+        print(f"[cir] validation leaves out {', '.join(unavailable)}: its weights are missing", file=sys.stderr)
+    metrics = {name: m for name, m in metrics.items() if name not in unavailable}
     round_output = rounds_output(convention)
     tensors = [(to_tensor(p.lr).unsqueeze(0), to_tensor(p.hr).unsqueeze(0)) for p in pairs]
 
@@ -91,6 +97,7 @@ def make_validator(pair_dir: str | os.PathLike, scale: int, device: torch.device
                 sums[name] += float(metric(sr, hr)[0])
         return {name: v / len(tensors) for name, v in sums.items()}
 
+    validate.names = tuple(metrics)
     return validate
 
 
@@ -178,7 +185,17 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
     torch.manual_seed(settings.seed)
     m = spec["model"]
     student = build_model(m["arch"], m["scale"], **m["params"])
-    if init_file is not None:
+    if init_file is not None and isinstance(init, dict) and "asset" in init and m["arch"] == "criacl":
+        # Cria-CL starts from ESRGAN's PSNR model: its trunk, the head keeps its initialisation (the
+        # public configuration's RRDB_PSNR_x4.pth with strict_load: false)
+        from cir.models.criacl import load_esrgan_trunk
+
+        try:
+            load_esrgan_trunk(student, torch.load(init_file, map_location="cpu", weights_only=True))
+        except (CirError, RuntimeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{where}: the recipe's init_weights {init_file} does not fit the student's trunk "
+                              f"({str(exc).splitlines()[0]})") from exc
+    elif init_file is not None:
         start = load_model_file(init_file, expect_arch=m["arch"], expect_scale=m["scale"])
         try:
             student.load_state_dict(start.state_dict())

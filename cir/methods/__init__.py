@@ -21,6 +21,7 @@ _METHODS = {
     "mipkd": "cir.methods.mipkd:MiPKD",
     "spn": "cir.methods.spn:SPN",
     "drcnet_cr": "cir.methods.drcnet_cr:DRCNetCR",
+    "criacl": "cir.methods.criacl:CriaCL",
 }
 METHOD_NAMES = set(_METHODS)
 

@@ -130,6 +130,41 @@ _DRCNET_CR: _Options = {
     "encoder_stand_in_divisor": (1, POS_INT),  # narrows a random stand-in (CPU presets)
 }
 
+# Cria-CL (seed 004; cir/methods/criacl.py, cir/losses/criacl.py). Defaults: the paper (eq. 11's
+# weights, Euclidean pixel criterion, the positive/negative partition of "Anchor Selection", the
+# spatial-view masks in the criteria); `assignment: code` with the code's weights and L1 is the
+# public training code (RWSR-EDL's compiled SRGAN_al_model). VGG19 layers: L_per at conv5_4 (both);
+# the paper's "bottom"/"top" perceptual criteria name no layers: ours (blocks 1-2 / 4-5).
+CRIACL_ASSIGNMENTS = ("paper", "code")
+CRIACL_ANCHORS = ("pix", "per", "adv")           # Table VI
+_LAYERS = {"type": "array", "minItems": 1, "items": {"type": "string"}}
+_CRIACL: _Options = {
+    "assignment": ("paper", {"enum": list(CRIACL_ASSIGNMENTS)}),
+    "w_pix": (0.01, NUMBER),                # alpha (eq. 11); code pixel_weight 0.01
+    "w_per": (1.0, NUMBER),                 # beta; code feature_weight 1
+    "w_adv": (0.005, NUMBER),               # gamma; code gan_weight 5e-3
+    "w_align": (0.01, NUMBER),              # lambda_a; code: 0.01 written in the step
+    "w_unif": (0.01, NUMBER),               # lambda_u; code cr_weight (1e-3 in the published yml)
+    "align": (True, BOOL),                  # Table V switches
+    "unif": (True, BOOL),
+    "anchor": ("pix", {"enum": list(CRIACL_ANCHORS)}),
+    "eta": (2.0, {"type": "number", "minimum": 1}),          # eq. (8); Fig. 4 alpha = 2
+    "t": (2.0, {"type": "number", "exclusiveMinimum": 0}),  # eq. (9); Fig. 4 t = 2
+    "pix_loss": ("l2", {"enum": ["l2", "l1"]}),   # paper: "Euclidean"; code: L1
+    "masked_criteria": (True, BOOL),        # paper: only the pixels in the spatial view (Fig. 4); code: none
+    "per_layer": ("conv5_4", {"type": "string"}),            # L_per: VGG19 conv5_4 before ReLU (code)
+    "bottom_layers": (["conv1_2", "conv2_2"], _LAYERS),     # C_perc^B (positive): not named in the paper
+    "top_layers": (["conv4_4", "conv5_4"], _LAYERS),        # C_perc^T (negative): not named in the paper
+    "discriminator": ({"ndf": 64, "n_layers": 3, "norm": "batch"},   # PatchGAN of the public code
+                      {"type": "object", "additionalProperties": False,
+                       "properties": {"ndf": POS_INT, "n_layers": POS_INT, "norm": {"enum": ["batch", "none"]}}}),
+    "input_norm": (True, BOOL),             # ImageNet mean/std before VGG (the code's use_input_norm)
+    "encoder_input_range": ("0_1", {"enum": ["0_1", "-1_1"]}),
+    "encoder_weights": (None, NULL_OR_PATH),  # set by the job from the preset's encoder_init
+    "encoder_stand_in": (False, BOOL),      # True: random VGG19 weights, recorded as a stand-in
+    "encoder_stand_in_divisor": (1, POS_INT),
+}
+
 METHOD_OPTIONS: dict[str, _Options] = {
     "supervised": {"w_rec": (1.0, NUMBER)},                          # DCKD eq. (2)
     "logits": {"w_rec": (1.0, NUMBER), "w_kd": (1.0, NUMBER)},        # DCKD eqs. (2)-(3)
@@ -144,6 +179,7 @@ METHOD_OPTIONS: dict[str, _Options] = {
     "dckd_star": _DCKD_STAR,
     "spn": _SPN,
     "drcnet_cr": _DRCNET_CR,
+    "criacl": _CRIACL,
     "mipkd": {
         "w_rec": (1.0, NUMBER),             # L1 to ground truth (DCKD eq. 2)
         "w_kd": (1.0, NUMBER),              # L1 to the teacher's output
@@ -162,7 +198,7 @@ METHOD_OPTIONS: dict[str, _Options] = {
 
 # Trainable groups of a method, in the order of the phases of one training step (default: the
 # student alone, group "g"). Each group gets its own optimiser, schedule and clipping.
-METHOD_GROUPS: dict[str, tuple[str, ...]] = {}
+METHOD_GROUPS: dict[str, tuple[str, ...]] = {"criacl": ("g", "d")}   # Cria-CL: generator, discriminator
 
 # Weight files (cir.data.registry ASSETS) a method's frozen loss networks load.
 METHOD_ASSETS: dict[str, tuple[str, ...]] = {
@@ -170,6 +206,7 @@ METHOD_ASSETS: dict[str, tuple[str, ...]] = {
     "dckd_star": ("vqgan_imagenet_f16_1024.ckpt",),
     "spn": ("vgg16-397923af.pth",),
     "drcnet_cr": ("vgg19-dcbb9e9d.pth",),
+    "criacl": ("vgg19-dcbb9e9d.pth",),
 }
 
 # Methods whose options include the preset-dependent iteration scale (set by the job).

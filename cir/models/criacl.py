@@ -22,7 +22,8 @@ Generator (:class:`CriaCLNet`; key names of the public code in brackets):
   all with bias [``<RB>.block.0``, ``<RB>.block.2`` (3x3), ``<RB>.conv`` (the 1x1 shortcut)]. The
   shortcut is always a 1x1 conv, also when the widths agree.
 
-Two heads, selected by ``head``:
+Three heads, selected by ``head`` (``"none"``: no head at all, ESRGAN's RRDB network whose
+output is ``mid``: the rows of Table V without the spatial-view projection):
 
 - ``"code"`` (default: the network of the released weights and the only one that loads them; a
   preset that follows the paper's text sets ``head: paper``). The trunk's RGB output
@@ -100,7 +101,7 @@ from cir.models.weights import check_state_dict, expected_shapes, unwrap_state_d
 CITATION = ("Y. Shi, H. Li, S. Zhang, Z. Yang and X. Wang, Criteria Comparative Learning for Real-scene "
             "Image Super-Resolution, IEEE TCSVT 2022; public code github.com/House-Leo/RealSR-CCL")
 
-HEADS = ("code", "paper")
+HEADS = ("code", "paper", "none")
 MASK_UPSAMPLE = ("bilinear", "nearest")
 SCALES = (1, 4)
 
@@ -206,7 +207,7 @@ class CriaCLNet(nn.Module):
             self.sm = nn.Sequential(*_rb_stack(3, nf), nn.Softmax(dim=1))
             self.tail_conv1 = _conv3(nf, 3)
             self.tail_conv2 = _conv3(nf, 3)
-        else:
+        elif head == "paper":
             self.branch1 = nn.Sequential(*_rb_stack(nf, nf))
             self.branch2 = nn.Sequential(*_rb_stack(nf, nf))
             self.sm = nn.Sequential(*_rb_stack(3, nf, 2))  # F_beta; up-sampling and softmax in forward
@@ -226,6 +227,9 @@ class CriaCLNet(nn.Module):
         """Every output: ``out`` (fused), ``unif`` (branch 1), ``align`` (branch 2), ``mask``
         and, per head, ``mid`` (code: the trunk's RGB image) or ``mask_align``/``mask_unif``
         (paper: ``S`` and ``S~``, one channel each; ``mask`` is both, 2 channels)."""
+        if self.head == "none":
+            mid = self._reconstruct(self._trunk(x))
+            return {"out": mid, "unif": mid, "align": mid, "mid": mid}
         if self.head == "code":
             mid = self._reconstruct(self._trunk(x))
             mask = self.sm(mid)
@@ -244,10 +248,14 @@ class CriaCLNet(nn.Module):
         return {"out": align * s + unif * s_tilde, "unif": unif, "align": align, "mask": mask,
                 "mask_align": s, "mask_unif": s_tilde}
 
-    def forward(self, x: Tensor, branches: bool = False) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+    def forward(self, x: Tensor, branches: bool = False,
+                parts: bool = False) -> Tensor | tuple[Tensor, Tensor, Tensor] | dict[str, Tensor]:
         """The fused image; ``branches=True``: ``(out, out_unif, out_align)`` = the code's
-        ``(out, out1, out2)`` (out1: adversarial branch, out2: pixel branch)."""
+        ``(out, out1, out2)`` (out1: adversarial branch, out2: pixel branch); ``parts=True``: the
+        dict of :meth:`parts` (through ``forward``, so that a data-parallel wrapper sees the call)."""
         p = self.parts(x)
+        if parts:
+            return p
         return (p["out"], p["unif"], p["align"]) if branches else p["out"]
 
 
@@ -296,7 +304,7 @@ def _validate(**p: Any) -> None:
     if not _is_int(p["gc"]) or p["gc"] < 1:
         raise _bad("criacl", "gc", p["gc"], "an integer >= 1")
     if p["head"] not in HEADS:
-        raise _bad("criacl", "head", p["head"], "'code' (the public code) or 'paper'")
+        raise _bad("criacl", "head", p["head"], "'code' (the public code), 'paper' or 'none' (ESRGAN's RRDB alone)")
     if p["mask_upsample"] not in MASK_UPSAMPLE:
         raise _bad("criacl", "mask_upsample", p["mask_upsample"], "'bilinear' or 'nearest'")
 

@@ -19,22 +19,23 @@ PAPER_DIR = Path(__file__).resolve().parent
 _REQUIRED = ("paper_key", "title", "tasks", "backbones", "test_sets", "metrics", "convention", "rows")
 
 
+KINDS = ("tables", "figures", "complexity", "efficiency", "curves")
+
+
 @lru_cache(maxsize=1)
-def _load() -> tuple[dict, dict, dict]:
-    tables: dict[str, dict] = {}
-    figures: dict[str, dict] = {}
-    complexity: dict[str, dict] = {}
+def _load() -> tuple[dict, ...]:
+    loaded: dict[str, dict[str, dict]] = {kind: {} for kind in KINDS}
     for path in sorted(PAPER_DIR.glob("*/tables.yaml")):
         doc = yaml.safe_load(path.read_text()) or {}
-        for kind, out in (("tables", tables), ("figures", figures), ("complexity", complexity)):
+        for kind, out in loaded.items():
             for tid, entry in (doc.get(kind) or {}).items():
-                if tid in tables or tid in figures or tid in complexity:
+                if any(tid in other for other in loaded.values()):
                     raise CirError(f"{path}: {kind}.{tid}: the id is already used by another paper's entry")
                 missing = [k for k in _REQUIRED if k not in entry] if kind == "tables" else []
                 if missing:
                     raise CirError(f"{path}: tables.{tid}: missing key(s) {missing}")
                 out[tid] = {**entry, "id": tid, "paper": path.parent.name, "source": str(path)}
-    return tables, figures, complexity
+    return tuple(loaded[kind] for kind in KINDS)
 
 
 def table_defs() -> dict[str, dict]:
@@ -56,6 +57,18 @@ def complexity_defs() -> dict[str, dict]:
     """Printed complexity tables (DRCNet's supplement Tables 3-5: "FLOPs (G)" per method): the
     paper's numbers beside the counts of the network config.yaml builds (cir.report.complexity)."""
     return _load()[2]
+
+
+def efficiency_defs() -> dict[str, dict]:
+    """Printed inference-time tables (Cria-CL's Table VII): the paper's time and parameters beside
+    ours, measured on the running preset's trained models (cir.report.timing)."""
+    return _load()[3]
+
+
+def curve_defs() -> dict[str, dict]:
+    """Training-curve figures (Cria-CL's Fig. 1: validation PSNR and LPIPS over iterations), drawn
+    from the validation logs of the runs they name."""
+    return _load()[4]
 
 
 def figure_def(fid: str) -> dict:

@@ -51,7 +51,7 @@ def parse_input_hw(value: object, where: str) -> tuple[int, int]:
 
 
 @functools.cache
-def _measure(arch: str, params_json: str, height: int, width: int) -> tuple[int, float]:
+def _measure(arch: str, params_json: str, height: int, width: int, scale: int = 1) -> tuple[int, float]:
     import torch
 
     from cir.eval.efficiency import count_flops
@@ -62,7 +62,7 @@ def _measure(arch: str, params_json: str, height: int, width: int) -> tuple[int,
     # cannot run there and is counted on the CPU.
     def count(device: str) -> tuple[int, float]:
         with torch.device(device), torch.inference_mode():
-            model = build_model(arch, 1, **json.loads(params_json))
+            model = build_model(arch, scale, **json.loads(params_json))
             return int(count_parameters(model)), float(count_flops(model, (1, 3, height, width)).macs)
 
     try:
@@ -71,13 +71,13 @@ def _measure(arch: str, params_json: str, height: int, width: int) -> tuple[int,
         return count("cpu")
 
 
-def measure_network(arch: str, params: dict, input_hw: tuple[int, int]) -> dict:
-    """Parameters, GMACs and GFLOPs (2 per MAC) of ``arch`` built with ``params`` at scale 1, on a
-    batch-1 RGB input of ``input_hw``. Cached per (arch, params, input size)."""
+def measure_network(arch: str, params: dict, input_hw: tuple[int, int], scale: int = 1) -> dict:
+    """Parameters, GMACs and GFLOPs (2 per MAC) of ``arch`` built with ``params`` at ``scale`` (1:
+    restoration), on a batch-1 RGB input of ``input_hw``. Cached per (arch, params, input, scale)."""
     from cir.eval.efficiency import FLOPS_PER_MAC
 
     key = json.dumps(params, sort_keys=True, default=str)
-    n_params, macs = _measure(arch, key, int(input_hw[0]), int(input_hw[1]))
+    n_params, macs = _measure(arch, key, int(input_hw[0]), int(input_hw[1]), int(scale))
     return {"params": n_params, "gmacs": macs / 1e9, "gflops": FLOPS_PER_MAC * macs / 1e9}
 
 

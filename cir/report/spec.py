@@ -12,7 +12,7 @@ from typing import Any
 
 from cir.errors import ConfigError
 
-DEFAULT_DECIMALS: Mapping[str, int] = {"psnr": 2, "ssim": 4}
+DEFAULT_DECIMALS: Mapping[str, int] = {"psnr": 2, "ssim": 4, "lpips": 4, "niqe": 3}
 
 # Values of the ``status`` column.
 STATUS_OURS = "ours"

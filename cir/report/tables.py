@@ -49,7 +49,8 @@ def _spec_from_def(d: dict) -> TableSpec:
                      derived={k: tuple(v) for k, v in (d.get("derived") or {}).items()},
                      merge_models=bool(d.get("merge_models", False)),
                      set_names=dict(d.get("set_names") or {}),
-                     paper_rows_of={e: "baseline" for e in d.get("official_rows", {})})
+                     # the printed row an imported published model is compared with (MCIR: its baseline)
+                     paper_rows_of={e: d.get("official_paper_row", "baseline") for e in d.get("official_rows", {})})
 
 
 # Every paper table, defined as data in cir/paper/<paper>/tables.yaml.
