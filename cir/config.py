@@ -169,6 +169,15 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 problems.append(f"{at}.recipes.{key}: backbone {backbone!r} is not one of the preset's backbones "
                                 f"({', '.join(preset['backbones'])})")
         for key, recipe in preset.get("recipes", {}).items():
+            start = recipe.get("init") or {}
+            if "experiment" in start and start["experiment"] not in exps:
+                problems.append(f"{at}.recipes.{key}.init.experiment: {start['experiment']!r} is not an experiment")
+            if "asset" in start:
+                from cir.data.registry import ASSETS
+
+                if start["asset"] not in ASSETS:
+                    problems.append(f"{at}.recipes.{key}.init.asset: {start['asset']!r} is not a weight file of the "
+                                    f"registry (cir/data/registry.py ASSETS)")
             for method, opts in recipe.get("method_options", {}).items():
                 if method not in METHOD_NAMES:
                     problems.append(f"{at}.recipes.{key}.method_options.{method}: not a method; allowed values: "
@@ -268,6 +277,12 @@ def task_data(preset: dict, task: str) -> dict:
     return {"train": list(d["train"]), "test": list(d["test"])}
 
 
+def task_noise_pool(preset: dict, task: str) -> str | None:
+    """The noise pool (``<data>/noise/<name>``) whose patches ``task``'s training adds to its LR patches
+    (``data.per_task.<task>.noise_pool``; Impressionism's recipe, Cria-CL), or None."""
+    return preset["data"].get("per_task", {}).get(task, {}).get("noise_pool")
+
+
 def task_convention(preset: dict, task: str) -> str:
     """The metric convention of ``task``'s runs in ``preset``: ``data.per_task.<task>.convention``,
     else the task kind's (:attr:`cir.tasks.Task.default_convention`)."""
@@ -292,7 +307,10 @@ def valid_data_sets(source: str, task: str) -> tuple[str, ...]:
         return BUILTIN_SETS if source == "builtin" else tuple(DATASETS)
     if source == "builtin":
         return tuple(synthetic_set_name(c, task, f) for c in BUILTIN_SETS for f in FAMILY_SUFFIX)
-    return tuple(n for n, e in PAIRED_DATASETS.items() if e.task == t.kind)
+    from cir.data.registry import IMPRESSIONISM_PAIRS
+
+    made = tuple(IMPRESSIONISM_PAIRS) if t.kind == "realsr" else ()   # built here from downloaded images
+    return tuple(n for n, e in PAIRED_DATASETS.items() if e.task == t.kind) + made
 
 
 def _check_data(pname: str, preset: dict, problems: list[str]) -> None:
@@ -304,6 +322,17 @@ def _check_data(pname: str, preset: dict, problems: list[str]) -> None:
         if task not in preset["tasks"]:
             problems.append(f"{at}.per_task.{task}: {task!r} is not one of the preset's tasks "
                             f"({', '.join(preset['tasks'])})")
+        if "noise_pool" in entry:
+            base = re.sub(r"-p[0-9]+$", "", str(entry["noise_pool"]))
+            known = {*valid_data_sets(source, task), *entry.get("train", [])}
+            if source == "download":
+                from cir.data.registry import DATASETS
+
+                known |= set(DATASETS)
+            if base not in known:
+                problems.append(f"{at}.per_task.{task}.noise_pool: {entry['noise_pool']!r} is not <set> or "
+                                f"<set>-p<patch> of a data set of this preset (e.g. {task_data(preset, task)['train'][0]}"
+                                f"-p32)")
         if "convention" in entry and entry["convention"] not in CONVENTION_NAMES:
             problems.append(f"{at}.per_task.{task}.convention: {entry['convention']!r} is not allowed; "
                             f"allowed values: {', '.join(CONVENTION_NAMES)}")

@@ -80,8 +80,9 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
     init: Any = exp.get("init", "random")
     if role == "teacher" and "init" not in exp:
         init = "official" if preset["teacher_init"] == "official" else "random"
-    elif "init" not in exp and train.get("init_weights"):   # the recipe's start (Cria-CL: ESRGAN's PSNR model)
-        init = {"asset": train["init_weights"]}
+    elif "init" not in exp and train.get("init") and \
+            train["init"].get("experiment") != cfgmod.split_replica(experiment)[0]:
+        init = copy.deepcopy(train["init"])   # the recipe's start (Cria-CL: a PSNR-oriented RRDB's trunk)
     groups = copy.deepcopy(exp.get("groups", {}))
     return {
         "format": FORMAT,
@@ -104,7 +105,9 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
                  "train": sets["train"], "val": sets["test"][0],
                  "lr_patch": train["lr_patch"], "augment": train["augment"],
                  "patch_schedule": copy.deepcopy(train.get("patch_schedule")),
-                 "pad_small": bool(train.get("pad_small", False))},
+                 "pad_small": bool(train.get("pad_small", False)),
+                 # Impressionism's noise injection (Cria-CL on NTIRE 2020): a pool of noise patches
+                 "noise_pool": cfgmod.task_noise_pool(preset, t.name)},
         "convention": exp.get("convention", cfgmod.task_convention(preset, t.name)),
         "encoder_init": preset["encoder_init"],
         "train": {

@@ -159,14 +159,13 @@ def train_inputs(wc):
     inputs = {"spec": spec_file(wc.task, wc.backbone, wc.exp), "train": train_dirs(wc), "val": val_dir(wc)}
     for name, texp in exp.get("teachers", {}).items():
         inputs[f"teacher_{name}"] = model_file(wc.task, wc.backbone, texp)
-    init = exp.get("init")
+    init = job_spec(wc)["init"]   # the experiment's own, else its recipe's (Cria-CL: a PSNR-oriented RRDB)
     if isinstance(init, dict):
         inputs["init"] = (model_file(wc.task, wc.backbone, init["experiment"]) if "experiment" in init
-                          else init["file"])
-    elif init is None and exp["role"] == "student":   # the recipe's start (Cria-CL: ESRGAN's PSNR model)
-        start = cir_config.train_settings(PRESET, wc.task, wc.backbone, wc.exp).get("init_weights")
-        if start:
-            inputs["init"] = f"{DATA}/weights/{start}"
+                          else f"{DATA}/weights/{init['asset']}" if "asset" in init else init["file"])
+    pool = cir_config.task_noise_pool(PRESET, wc.task)
+    if pool:   # Impressionism's noise patches, added to the LR patches (Cria-CL on NTIRE 2020)
+        inputs["noise"] = f"{DATA}/noise/{pool}"
     assets = METHOD_ASSETS.get(exp["method"], ())
     if assets and PRESET["encoder_init"] == "official":
         inputs["encoder"] = f"{DATA}/weights/{assets[0]}"
@@ -179,6 +178,7 @@ def train_args(wc, input):
     args += "".join(f" --teacher {k[len('teacher_'):]}={input[k]}" for k in input.keys() if k.startswith("teacher_"))
     args += f" --init {input.init}" if "init" in input.keys() else ""
     args += f" --encoder-weights {input.encoder}" if "encoder" in input.keys() else ""
+    args += f" --noise-pool {input.noise}" if "noise" in input.keys() else ""
     return args
 
 

@@ -124,7 +124,7 @@ rule synth_pairs:
 # for NTIRE 2020 track 1: x4 pairs made from unpaired source/target training images (pair set ->
 # its (source, target) HR-style registry sets), and noise pools whose patches the training sampler
 # adds to its LR patches (PatchSampler(noise_pool=<DATA>/noise/<pool>)).
-IMPRESSIONISM_PAIRS = {"NTIRE2020_T1_train": ("NTIRE2020_T1_source", "NTIRE2020_T1_target")}
+from cir.data.registry import IMPRESSIONISM_PAIRS
 # A noise pool <DATA>/noise/<set> is cut from <DATA>/raw/<set> when <set> is a raw image set (a
 # registry HR set such as NTIRE2020_T1_source, as the authors do with the track's source images,
 # or a built-in photo set), else from the LR (degraded) side of the pair folder <DATA>/pairs/<set>.

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="model file of the spec's teacher NAME (repeat for several teachers)")
     p.add_argument("--init", help="model file the student starts from (specs with init: {experiment|file})")
     p.add_argument("--encoder-weights", help="frozen loss-encoder weight file (methods that use one)")
+    p.add_argument("--noise-pool", help="noise patches injected into the LR patches (specs with data.noise_pool)")
     p.add_argument("--out", required=True, help="model file to write; its folder holds checkpoints and logs")
     p.add_argument("--threads", type=int, help="CPU threads of the whole job (shared by its processes)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         teachers = dict(parse_named_path(t, "--teacher") for t in a.teacher)
         train_job(spec_path=a.spec, train_dirs=a.train_dir, val_dir=a.val_dir, out=a.out, teachers=teachers,
                   init_file=a.init, encoder_weights=a.encoder_weights, threads=a.threads, device=a.device,
-                  stage_dir=a.stage_dir)
+                  stage_dir=a.stage_dir, noise_pool=a.noise_pool)
 
     try:
         return run_step(train)

@@ -319,6 +319,11 @@ DATASETS: dict[str, DatasetEntry] = {
 }
 
 
+# Pair sets made here from downloaded image sets by the Impressionism recipe (rule impressionism_pairs,
+# cir/data/impressionism.py): name -> (source set, target set). NTIRE 2020 track 1's training pairs.
+IMPRESSIONISM_PAIRS: dict[str, tuple[str, str]] = {"NTIRE2020_T1_train": ("NTIRE2020_T1_source", "NTIRE2020_T1_target")}
+
+
 # --- paired data sets (scale 1) --------------------------------------------------
 
 _GDRIVE = "https://drive.usercontent.google.com/download?id={}&export=download&confirm=t"

@@ -105,7 +105,8 @@ def train_job(*, spec_path: str | os.PathLike, train_dirs: Sequence[str | os.Pat
               val_dir: str | os.PathLike | None, out: str | os.PathLike,
               teachers: dict[str, str | os.PathLike] | None = None, init_file: str | os.PathLike | None = None,
               encoder_weights: str | os.PathLike | None = None, threads: int | None = None,
-              device: str = "auto", progress: bool = True, stage_dir: str | None = None) -> Path:
+              device: str = "auto", progress: bool = True, stage_dir: str | None = None,
+              noise_pool: str | os.PathLike | None = None) -> Path:
     """Train the job described by ``spec_path`` and write the model file ``out``.
 
     The run folder (checkpoints, logs) is the folder of ``out``; starting the same job again
@@ -119,7 +120,8 @@ def train_job(*, spec_path: str | os.PathLike, train_dirs: Sequence[str | os.Pat
     try:
         return _train(job, parallel, dev, train_dirs=train_dirs, val_dir=val_dir, out=out,
                       teachers=dict(teachers or {}), init_file=init_file, encoder_weights=encoder_weights,
-                      threads=threads, device=device, progress=progress, stage_dir=stage_dir)
+                      threads=threads, device=device, progress=progress, stage_dir=stage_dir,
+                      noise_pool=noise_pool)
     finally:
         if parallel is not None:
             ddp.teardown()
@@ -146,7 +148,7 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
            train_dirs: Sequence[str | os.PathLike], val_dir: str | os.PathLike | None, out: str | os.PathLike,
            teachers: dict[str, str | os.PathLike], init_file: str | os.PathLike | None,
            encoder_weights: str | os.PathLike | None, threads: int | None, device: str, progress: bool,
-           stage_dir: str | None) -> Path:
+           stage_dir: str | None, noise_pool: str | os.PathLike | None = None) -> Path:
     from cir.data.paired import PatchSampler
     from cir.data.staging import stage_root
 
@@ -173,8 +175,14 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
         raise ConfigError(f"presets.{spec['preset']}.train.batch_size: {t['batch_size']} is not divisible by "
                           f"the {world} data-parallel processes (resources.train.gpu)")
 
+    pool = spec["data"].get("noise_pool")
+    if bool(pool) != bool(noise_pool):
+        raise ConfigError(f"presets.{spec['preset']}.data.per_task.{spec['task']}.noise_pool: the spec's noise pool is "
+                          f"{pool!r}, but --noise-pool {noise_pool!r} was given" if noise_pool else
+                          f"presets.{spec['preset']}.data.per_task.{spec['task']}.noise_pool: {pool!r} needs "
+                          f"--noise-pool FOLDER (the pool's patches)")
     inputs = {f"train:{i}": d for i, d in enumerate(train_dirs)}
-    inputs.update({"val": val_dir, "init": init_file, "encoder": encoder_weights})
+    inputs.update({"val": val_dir, "init": init_file, "encoder": encoder_weights, "noise": noise_pool})
     inputs.update({f"teacher:{k}": v for k, v in teachers.items()})
     identity = spec_mod.run_identity(spec, inputs)
 
@@ -185,15 +193,17 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
     torch.manual_seed(settings.seed)
     m = spec["model"]
     student = build_model(m["arch"], m["scale"], **m["params"])
-    if init_file is not None and isinstance(init, dict) and "asset" in init and m["arch"] == "criacl":
-        # Cria-CL starts from ESRGAN's PSNR model: its trunk, the head keeps its initialisation (the
-        # public configuration's RRDB_PSNR_x4.pth with strict_load: false)
+    if init_file is not None and m["arch"] == "criacl" and isinstance(init, dict) and "file" not in init:
+        # Cria-CL starts from a PSNR-oriented RRDB (ESRGAN's released model; the demo's own): its trunk,
+        # the head keeps its initialisation (the public configuration's RRDB_PSNR_x4.pth, strict_load: false)
         from cir.models.criacl import load_esrgan_trunk
 
         try:
-            load_esrgan_trunk(student, torch.load(init_file, map_location="cpu", weights_only=True))
+            start = (load_model_file(init_file, expect_arch="criacl", expect_scale=m["scale"]).state_dict()
+                     if "experiment" in init else torch.load(init_file, map_location="cpu", weights_only=True))
+            load_esrgan_trunk(student, start)
         except (CirError, RuntimeError, ValueError, KeyError) as exc:
-            raise ConfigError(f"{where}: the recipe's init_weights {init_file} does not fit the student's trunk "
+            raise ConfigError(f"{where}.init: {init_file} does not fit the student's RRDB trunk "
                               f"({str(exc).splitlines()[0]})") from exc
     elif init_file is not None:
         start = load_model_file(init_file, expect_arch=m["arch"], expect_scale=m["scale"])
@@ -210,7 +220,7 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
     schedule = spec["data"].get("patch_schedule")
     sampler = PatchSampler(list(read_train), scale, spec["data"]["lr_patch"], t["batch_size"], t["seed"],
                            spec["data"]["augment"], **({"schedule": [tuple(r) for r in schedule]} if schedule else {}),
-                           pad_small=spec["data"].get("pad_small", False))
+                           pad_small=spec["data"].get("pad_small", False), noise_pool=noise_pool)
     if sampler.storage == "disk":  # decode each rank's share into the shared cache once, before step 0
         sampler.fill_cache(parallel.rank if parallel else 0, world)
         if parallel is not None:
