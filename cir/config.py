@@ -204,19 +204,20 @@ def _check_semantics(cfg: dict, source: str) -> None:
 
 
 def _check_table_choices(pname: str, preset: dict, exps: dict, problems: list[str]) -> None:
-    """``presets.<p>.tables``: each id a table or figure, its rows among that entry's experiments,
-    its tasks among the entry's and the preset's."""
-    from cir.paper.defs import figure_defs, panel_experiments, table_defs
+    """``presets.<p>.tables``: each id a table or figure (a sweep, a timing table, a curve figure),
+    its rows among that entry's experiments, its tasks among the entry's and the preset's."""
+    from cir.paper.defs import curve_defs, efficiency_defs, figure_defs, panel_experiments, table_defs
 
-    tables, figures = table_defs(), figure_defs()
+    tables, figures = {**table_defs(), **efficiency_defs()}, figure_defs()
+    curves = curve_defs()
     for tid, choice in preset.get("tables", {}).items():
         at = f"presets.{pname}.tables.{tid}"
-        if tid not in tables and tid not in figures:
-            problems.append(f"{at}: not a table or figure; allowed values: {', '.join([*tables, *figures])}")
+        if tid not in tables and tid not in figures and tid not in curves:
+            problems.append(f"{at}: not a table or figure; allowed values: {', '.join([*tables, *figures, *curves])}")
             continue
-        d = tables.get(tid) or figures[tid]
-        allowed = list(d["rows"]) if tid in tables else list(dict.fromkeys(
-            e for p in d["panels"] for e in panel_experiments(p)))
+        d = tables.get(tid) or figures.get(tid) or curves[tid]
+        allowed = (list(d["rows"]) if tid in tables else list(d["runs"]) if tid in curves else
+                   list(dict.fromkeys(e for p in d["panels"] for e in panel_experiments(p))))
         for i, row in enumerate(choice.get("rows", [])):
             if row not in allowed:
                 problems.append(f"{at}.rows.{i}: {row!r} is not a row of {tid}; allowed values: {', '.join(allowed)}")

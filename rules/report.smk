@@ -360,7 +360,7 @@ rule drcnet_all:
 
 def first_task(d):
     """The first of an entry's tasks that this preset has (the paper's data set, else the demo's)."""
-    tasks = [t for t in d["tasks"] if t in TASKS]
+    tasks = [t for t in cir_config.table_choice(PRESET, d["id"], [], d["tasks"])[1] if t in TASKS]
     if not tasks or d["backbone"] not in PRESET["backbones"]:
         raise WorkflowError(f"{d['id']} needs one of the tasks {d['tasks']} and backbone {d['backbone']!r}, which "
                             f"preset {P!r} does not have; pick a preset that has them, e.g. --config preset=demo")
@@ -370,7 +370,8 @@ def first_task(d):
 def efficiency_runs(tid):
     """(task, backbone, experiment) of every measured line of timing table ``tid``."""
     d = cir_efficiency_defs()[tid]
-    return [(first_task(d), d["backbone"], e) for e in d["rows"]]
+    rows = cir_config.table_choice(PRESET, tid, list(d["rows"]), [])[0]
+    return [(first_task(d), d["backbone"], e) for e in rows]
 
 
 rule timing_table:
@@ -405,7 +406,8 @@ rule timing_table:
 def curve_runs(fid):
     """(task, backbone, experiment, label) of every line of training-curve figure ``fid``."""
     d = cir_curve_defs()[fid]
-    return [(first_task(d), d["backbone"], e, label) for e, label in d["runs"].items()]
+    rows = cir_config.table_choice(PRESET, fid, list(d["runs"]), [])[0]
+    return [(first_task(d), d["backbone"], e, d["runs"][e]) for e in rows]
 
 
 rule val_curves:

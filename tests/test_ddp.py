@@ -47,17 +47,27 @@ STEPS = 6
 ATOL = 1e-6  # see the module docstring
 DCKD_OPTIONS = {"encoder_stand_in": True, "history_schedule": [[0, 2]], "num_negatives": 3,
                 "source_ema_decay": 0.5}
+CRIACL_OPTIONS = {"encoder_stand_in": True, "encoder_stand_in_divisor": 8}
 METHODS = {  # name -> (student groups, teacher groups or None, options)
     "supervised": (1, None, {}),
     "logits": (1, 1, {}),
     "mipkd": (2, 4, {"mask_ratio": 0.0, "student_block_prob": 1.0}),
     "dckd": (1, 1, DCKD_OPTIONS),
     "tiny_adversarial": (1, None, {}),   # two trainable groups: the student and a critic (tests/_adversarial.py)
+    # Cria-CL: its two-branch generator at x4 and the PatchGAN discriminator. Without normalisation
+    # the discriminator's loss is a mean over the batch, so two ranks match one process; with the
+    # public code's BatchNorm each rank normalises its own half batch (as DDP without SyncBatchNorm
+    # does), so the ranks must agree but differ from one process
+    "criacl": (None, None, {**CRIACL_OPTIONS, "discriminator": {"ndf": 8, "n_layers": 2, "norm": "none"}}),
+    "criacl_bn": (None, None, {**CRIACL_OPTIONS, "discriminator": {"ndf": 8, "n_layers": 2, "norm": "batch"}}),
 }
+SCALE = {"criacl": 4, "criacl_bn": 4}   # the others train at x2
 
 
-def tiny(seed, groups=1):
+def tiny(seed, groups=1, method=None):
     torch.manual_seed(seed)
+    if method in SCALE:
+        return build_model("criacl", 4, nf=8, nb=1, gc=4, head="paper")
     return build_model("rcan", 2, n_resgroups=groups, n_resblocks=1, n_feats=8, reduction=4)
 
 
@@ -71,11 +81,12 @@ def settings(**kw):
 
 def make_trainer(method, pairs, run_dir, parallel=None):
     groups, teacher_groups, options = METHODS[method]
-    student = tiny(0, groups)
+    student = tiny(0, groups, method)
     teacher = tiny(1, teacher_groups) if teacher_groups else None
-    torch.manual_seed(2)  # random stand-ins a method builds (DCKD's encoder)
-    m = get_method(method)(student, teacher, options)
-    sampler = PatchSampler([pairs], 2, 8, 4, seed=5)
+    torch.manual_seed(2)  # random stand-ins a method builds (DCKD's encoder, Cria-CL's discriminator)
+    m = get_method(method.removesuffix("_bn"))(student, teacher, options)
+    scale = SCALE.get(method, 2)
+    sampler = PatchSampler([pairs[scale]], scale, 8, 4, seed=5)
     return Trainer(m, sampler, settings(), run_dir, parallel=parallel)
 
 
@@ -134,7 +145,8 @@ def test_step_seed_rank0_is_the_single_process_seed():
 
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
-    return write_pairs(tmp_path_factory.mktemp("pairs") / "x2", n=3, lr_size=16)
+    root = tmp_path_factory.mktemp("pairs")
+    return {2: write_pairs(root / "x2", n=3, lr_size=16), 4: write_pairs(root / "x4", n=3, scale=4, lr_size=12)}
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +166,7 @@ def assert_ranks_agree(r0, r1):
         assert all(torch.equal(a, b) for a, b in zip(r0[part], r1[part])), part
 
 
-@pytest.mark.parametrize("method", ["supervised", "logits", "mipkd", "tiny_adversarial"])
+@pytest.mark.parametrize("method", ["supervised", "logits", "mipkd", "tiny_adversarial", "criacl"])
 @pytest.mark.slow
 def test_two_ranks_match_one_process(tmp_path, pairs, spawned, method):
     single = make_trainer(method, pairs, tmp_path / "single")
@@ -166,7 +178,7 @@ def test_two_ranks_match_one_process(tmp_path, pairs, spawned, method):
     assert_ranks_agree(r0, r1)
     # against one process with the same global batch: float rounding only
     diff = max(float((a - b).abs().max()) for a, b in zip(r0["trainable"], ref["trainable"]))
-    moved = max_diff(ref["student"], tiny(0, METHODS[method][0]).state_dict())
+    moved = max_diff(ref["student"], tiny(0, METHODS[method][0], method).state_dict())
     print(f"{method}: max |w_ddp - w_single| = {diff:.3g}, max |w_single - w_init| = {moved:.3g}")
     assert diff <= ATOL
     assert moved > 100 * ATOL  # training moved the weights far more than the tolerance
@@ -174,6 +186,14 @@ def test_two_ranks_match_one_process(tmp_path, pairs, spawned, method):
     # the model file written by rank 0 holds the same weights
     model = torch.load(spawned / method / "model.pt", weights_only=False)
     assert all(torch.equal(model["model"][k], r0["student"][k]) for k in model["model"])
+
+
+@pytest.mark.slow
+def test_criacl_discriminator_with_batchnorm_stays_identical_across_ranks(spawned):
+    r0 = torch.load(spawned / "criacl_bn-rank0.pt")
+    r1 = torch.load(spawned / "criacl_bn-rank1.pt")
+    assert len(r0["trainable"]) > len(list(tiny(0, method="criacl").parameters()))   # generator + discriminator
+    assert_ranks_agree(r0, r1)
 
 
 @pytest.mark.slow
@@ -209,7 +229,7 @@ def test_tolerance_separates_a_wrong_split(tmp_path, pairs):
             return super().batch(step, 0, 2)
 
     half = make_trainer("supervised", pairs, tmp_path / "half")
-    half.sampler = FirstHalf([pairs], 2, 8, 4, seed=5)
+    half.sampler = FirstHalf([pairs[2]], 2, 8, 4, seed=5)
     half.fit(tmp_path / "half.pt")
     assert max_diff(final_state(full)["student"], final_state(half)["student"]) > 100 * ATOL
 
@@ -224,7 +244,7 @@ def test_torchrun_launch_stops_on_signal_and_resumes(tmp_path, pairs):
                        ema_decay=0.0, seed=1)
     out = tmp_path / "ddp" / "model.pt"
     # with staging: local rank 0 copies the pair folder, rank 1 finds the copy
-    cmd = train_cmd(cfg, pairs, out, "--nproc-per-node", "2", "--stage-dir", str(tmp_path / "scratch"))
+    cmd = train_cmd(cfg, pairs[2], out, "--nproc-per-node", "2", "--stage-dir", str(tmp_path / "scratch"))
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
@@ -236,7 +256,7 @@ def test_torchrun_launch_stops_on_signal_and_resumes(tmp_path, pairs):
             proc.kill()
     assert proc.returncode == PREEMPT_EXIT_CODE, log[-3000:]
     assert "torchrun --standalone --nproc_per_node=2" in log
-    assert log.count(f"[cir] staged {pairs.resolve()}") == 1 and "is up to date" in log
+    assert log.count(f"[cir] staged {pairs[2].resolve()}") == 1 and "is up to date" in log
     state = ckpt.load(out.parent / "checkpoints" / "last.pt")
     assert 3 <= state["step"] < steps, state["step"]
     assert not out.exists()
@@ -245,7 +265,7 @@ def test_torchrun_launch_stops_on_signal_and_resumes(tmp_path, pairs):
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"resumed from {out.parent / 'checkpoints' / 'last.pt'} at step {state['step']}" in done.stderr
 
-    ref = train_smoke(cfg, tmp_path / "single" / "model.pt", train_dirs=[pairs], val_dir=None, threads=1,
+    ref = train_smoke(cfg, tmp_path / "single" / "model.pt", train_dirs=[pairs[2]], val_dir=None, threads=1,
                       device="cpu", progress=False)
     a = torch.load(out, weights_only=False)
     b = torch.load(ref, weights_only=False)
