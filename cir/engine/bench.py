@@ -21,7 +21,9 @@ from cir.utils.device import synchronize
 
 class StepTimer:
     """Seconds per part of training steps: ``data``, ``forward`` (split into ``<network>_forward``
-    and ``loss``), ``backward``, ``optimizer``, ``after_step``."""
+    and ``loss``), ``backward``, ``optimizer``, ``after_step``; a second trainable group (a
+    critic, group ``d``) adds ``backward_d`` and ``optimizer_d``, its phase's forward time goes into
+    the networks' and ``loss`` shares like the generator's."""
 
     def __init__(self, device: torch.device):
         self.device = device
@@ -61,7 +63,7 @@ class StepTimer:
     def split(self) -> dict[str, float]:
         """The parts with ``forward`` replaced by the networks' shares and ``loss``, plus ``total``."""
         parts = dict(self.parts)
-        forward = parts.pop("forward", 0.0)
+        forward = sum(parts.pop(k) for k in [k for k in parts if k == "forward" or k.startswith("forward_")])
         nets = sum(v for k, v in parts.items() if k.endswith("_forward"))
         parts["loss"] = forward - nets
         parts["total"] = sum(v for k, v in parts.items())
@@ -70,7 +72,11 @@ class StepTimer:
 
 def time_steps(trainer, steps: int, warmup: int = 0) -> list[dict[str, float]]:
     """The split of ``steps`` training steps of ``trainer`` (after ``warmup`` untimed ones)."""
+    # the student, the frozen networks and the other groups' networks (a critic: "d")
     nets = {"student": trainer.student, **trainer.frozen}
+    for g, mods in trainer.networks.items():
+        if g != "g":
+            nets.update({g if len(mods) == 1 else f"{g}{i}": m for i, m in enumerate(mods)})
     for _ in range(warmup):
         trainer.train_step()
     out = []

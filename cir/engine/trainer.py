@@ -255,12 +255,13 @@ class Trainer:
                     out = self.method.phase(g, batch, self.step, context)
                 out = out if isinstance(out, PhaseOutput) else PhaseOutput(dict(out))
                 total = sum(out.losses.values())
+                suffix = "" if g == "g" else f"_{g}"   # the benchmark's parts per group (a critic's: _d)
                 if timer is not None:
-                    timer.mark("forward")
+                    timer.mark(f"forward{suffix}")
                 self.optimizers[g].zero_grad(set_to_none=True)
                 total.backward()
             if timer is not None:
-                timer.mark("backward")
+                timer.mark(f"backward{suffix}")
             if self.parallel is not None and self._hand_averaged[g]:
                 self.parallel.average_grads_(self._hand_averaged[g])
             clip = self.group_settings[g]["grad_clip"]
@@ -269,7 +270,7 @@ class Trainer:
             self.optimizers[g].step()
             self.schedulers[g].step()
             if timer is not None:
-                timer.mark("optimizer")
+                timer.mark(f"optimizer{suffix}")
             totals[g] = total
             logged.update(out.losses)
             logged.update(out.logs)

@@ -40,7 +40,9 @@ def _spec_from_def(d: dict) -> TableSpec:
     # then of the rows we run; a row given as a mapping names its row-key values (a setting's row)
     rows = {e: (e if isinstance(v, dict) else v) for e, v in d["rows"].items()}
     return TableSpec(id=d["id"], paper_key=d["paper_key"], title=d["title"], test_sets=tuple(d["test_sets"]),
-                     methods={**d.get("reference_rows", {}), **d.get("official_rows", {}), **rows},
+                     # labels: display names of printed method ids (other papers' models, ablation settings)
+                     methods={**d.get("reference_rows", {}), **d.get("labels", {}), **d.get("official_rows", {}),
+                              **rows},
                      row_values={e: dict(v) for e, v in d["rows"].items() if isinstance(v, dict)},
                      runs=int(d.get("runs", 1)),
                      backbones={**d.get("reference_backbones", {}), **d["backbones"]},
