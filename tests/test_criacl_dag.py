@@ -91,11 +91,12 @@ def test_every_criacl_table_builds_offline(tmp_path):
     t3 = pd.read_csv(project / "results/tables/criacl_table3.csv")
     ours = t3[t3.status == "ours"]
     assert list(ours.method) == ["criacl"] and ours[f"{col}_psnr_ours"].notna().all()
-    assert ours.metric_convention.iloc[0] == "criacl_realsr" and "VGG19" in ours.stand_ins.iloc[0]
+    assert ours.metric_convention.iloc[0].startswith("criacl_realsr") and "VGG19" in ours.stand_ins.iloc[0]
     assert ours[f"{col}_lpips_ours"].iloc[0].startswith("unavailable")     # AlexNet weights are not shipped
     assert (t3[t3.method == "usr_da"].status == "paper only: reference model, not reproduced").all()
     t1 = pd.read_csv(project / "results/tables/criacl_table1.csv")
-    assert float(t1[t1.status == "ours"][f"{col}_niqe_ours"].iloc[0]) > 0
+    niqe = str(t1[t1.status == "ours"][f"{col}_niqe_ours"].iloc[0])   # offline: the LIVE model file is absent
+    assert niqe.startswith("unavailable: missing niqe_modelparameters.mat") or float(niqe) > 0
     t5 = pd.read_csv(project / "results/tables/criacl_table5.csv")
     assert set(t5[t5.status == "ours"].method) == {"wsum", "full"} and len(t5) == 7
     t4 = pd.read_csv(project / "results/tables/criacl_table4.csv")
