@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from cir.errors import ConfigError
 from cir.architectures import ARCH_NAMES
+from cir.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 BUILTIN_SETS = ("skimage_train", "skimage_test")

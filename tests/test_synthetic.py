@@ -17,9 +17,9 @@ from cir.data.images import ImageReadError, read_image, write_image
 from cir.data.synthetic import (
     FAMILIES,
     KINDS,
-    SCALE_OF_KIND,
     MILD_JPEG,
     RANGES,
+    SCALE_OF_KIND,
     TASK_OF_KIND,
     degrade,
     image_rng,

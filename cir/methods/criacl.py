@@ -69,7 +69,6 @@ from cir.engine.method import Method, PhaseOutput
 from cir.errors import ConfigError
 from cir.losses.criacl import (
     alignment,
-    masked_l1,
     ragan_discriminator_loss,
     ragan_generator_loss,
     uniformity,
@@ -168,7 +167,7 @@ class CriaCL(Method):
             ref = dict(zip(self.layers, self.encoder(gt)))
         ref = {k: v.clone() for k, v in ref.items()}   # usable in autograd outside inference mode
         feats = self.encoder(torch.cat(images, dim=0))
-        per_image = [dict() for _ in images]
+        per_image: list[dict[str, Tensor]] = [{} for _ in images]
         for name, f in zip(self.layers, feats):
             for i, chunk in enumerate(f.chunk(len(images), dim=0)):
                 per_image[i][name] = chunk

@@ -124,11 +124,11 @@ def render_timing_markdown(df: pd.DataFrame, *, title: str, preset: str, notes: 
                  _fmt(r["gmacs_paper_net"], "{:.1f}"), _fmt(r["params_ours"], "{:,}"), _fmt(r["time_s_ours"]),
                  (f"{r['device_ours']}, {r['threads_ours']} threads" if r["device_ours"] else ""), r["status"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    lines += ["", f"Preset: {preset}. 'Paper net': the network the paper preset builds for the row's experiment, "
-              "counted on meta tensors at the printed input (torch's FLOP counter: convolutions and matrix "
-              "products). Time: the running preset's trained model, median of the timed forward passes on "
-              "this machine; it is comparable with the printed V100 times only in ratio (e.g. ours against "
-              "the ESRGAN-style row)."]
+    lines += ["", (f"Preset: {preset}. 'Paper net': the network the paper preset builds for the row's experiment, "
+                   "counted on meta tensors at the printed input (torch's FLOP counter: convolutions and matrix "
+                   "products). Time: the running preset's trained model, median of the timed forward passes on "
+                   "this machine; it is comparable with the printed V100 times only in ratio (e.g. ours against "
+                   "the ESRGAN-style row).")]
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
