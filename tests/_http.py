@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import re
+import tarfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -97,3 +100,23 @@ def serve(server: Server, name: str, data: bytes) -> str:
     """Serve ``data`` as ``name``; its URL."""
     (server.root / name).write_bytes(data)
     return server.url(name)
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A zip archive of ``{member name: content}``, in memory (a fake download)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def tar_gz_bytes(files: dict[str, bytes]) -> bytes:
+    """A gzip-compressed tar archive of ``{member name: content}``, in memory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()

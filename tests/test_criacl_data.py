@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
-import tarfile
-import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from _http import local_server, serve
+from _http import local_server, serve, tar_gz_bytes, zip_bytes
 
 from cir.data import registry
 from cir.data.bicubic import imresize
@@ -53,24 +50,6 @@ def _png(h: int, w: int, seed: int = 0, ext: str = ".png") -> bytes:
     ok, buf = cv2.imencode(ext, img)
     assert ok
     return buf.tobytes()
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def _tar_gz(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _served(monkeypatch, server, name: str, archives: dict[str, bytes], **changes) -> registry.PairedDatasetEntry:
@@ -112,7 +91,7 @@ def _realsr_v3() -> dict[str, bytes]:
 
 def test_realsr_v3_x4_pairs_are_checked_cropped_and_named(server, tmp_path, monkeypatch):
     files = _realsr_v3()
-    _served(monkeypatch, server, "RealSR_Canon_test", {"RealSR(V3).tar.gz": _tar_gz(files)}, pair_count=3)
+    _served(monkeypatch, server, "RealSR_Canon_test", {"RealSR(V3).tar.gz": tar_gz_bytes(files)}, pair_count=3)
     out = tmp_path / "data" / "pairs" / "RealSR_Canon_test"
     assert ensure_paired_dataset("RealSR_Canon_test", out, tmp_path / "cache", **FAST) == out
     assert sorted(p.name for p in (out / "LR").iterdir()) == ["Canon_001.png", "Canon_002.png", "Canon_003.png"]
@@ -139,7 +118,7 @@ def test_realsr_pair_beyond_the_slack_is_refused(tmp_path):
     files = _realsr_v3()
     files["RealSR(V3)/Canon/Test/4/Canon_002_HR.png"] = _png(52, 48, 3)  # 12 rows more than 4 x LR
     archive = tmp_path / "RealSR(V3).tar.gz"
-    archive.write_bytes(_tar_gz(files))
+    archive.write_bytes(tar_gz_bytes(files))
     entry = dataclasses.replace(registry.PAIRED_DATASETS["RealSR_Canon_test"], pair_count=3)
     out = tmp_path / "out"
     with pytest.raises(ExtractionError, match=r"pair 'Canon_002'.*Canon_002_HR\.png' is 52x48.*LR4\.png' is 10x12.*"
@@ -149,7 +128,7 @@ def test_realsr_pair_beyond_the_slack_is_refused(tmp_path):
 
 
 def test_unknown_pair_count_is_accepted_printed_and_kept(server, tmp_path, monkeypatch, capsys):
-    entry = _served(monkeypatch, server, "RealSR_Canon_train", {"RealSR(V3).tar.gz": _tar_gz(_realsr_v3())})
+    entry = _served(monkeypatch, server, "RealSR_Canon_train", {"RealSR(V3).tar.gz": tar_gz_bytes(_realsr_v3())})
     assert entry.pair_count is None
     out = tmp_path / "pairs" / "RealSR_Canon_train"
     ensure_paired_dataset("RealSR_Canon_train", out, tmp_path / "cache", **FAST)
@@ -168,7 +147,7 @@ def test_ntire20_valid_zips_pair_by_their_ids(server, tmp_path, monkeypatch):
     inputs = {f"track1-valid-input/08{i:02d}x4.png": _png(6, 8, i) for i in (1, 2, 3)}
     gts = {f"track1-valid-gt/08{i:02d}.png": _png(24, 32, 10 + i) for i in (1, 2, 3)}
     _served(monkeypatch, server, "NTIRE2020_T1_valid",
-            {"track1-valid-input.zip": _zip(inputs), "track1-valid-gt.zip": _zip(gts)}, pair_count=3)
+            {"track1-valid-input.zip": zip_bytes(inputs), "track1-valid-gt.zip": zip_bytes(gts)}, pair_count=3)
     out = tmp_path / "pairs" / "NTIRE2020_T1_valid"
     ensure_paired_dataset("NTIRE2020_T1_valid", out, tmp_path / "cache", **FAST)
     assert sorted(p.name for p in (out / "HR").iterdir()) == ["0801.png", "0802.png", "0803.png"]
@@ -180,8 +159,8 @@ def test_ntire20_valid_zips_pair_by_their_ids(server, tmp_path, monkeypatch):
 
 
 def test_ntire20_valid_has_no_size_slack(tmp_path):
-    (tmp_path / "in.zip").write_bytes(_zip({"track1-valid-input/0801.png": _png(6, 8)}))
-    (tmp_path / "gt.zip").write_bytes(_zip({"track1-valid-gt/0801.png": _png(25, 32)}))
+    (tmp_path / "in.zip").write_bytes(zip_bytes({"track1-valid-input/0801.png": _png(6, 8)}))
+    (tmp_path / "gt.zip").write_bytes(zip_bytes({"track1-valid-gt/0801.png": _png(25, 32)}))
     entry = dataclasses.replace(registry.PAIRED_DATASETS["NTIRE2020_T1_valid"], pair_count=1)
     with pytest.raises(ExtractionError, match=r"tolerates at most 0 HR pixels"):
         extract_pairs([tmp_path / "in.zip", tmp_path / "gt.zip"], entry, tmp_path / "out")
@@ -195,7 +174,7 @@ def test_city100_github_archive_splits_001_020_and_021_100(server, tmp_path, mon
              for i in range(1, 101) for s in "HL"}
     files.update({f"{top}/City100/City100_NikonD5500/001L.PNG": _png(3, 4), f"{top}/Models/VDSR/testset/001L.PNG":
                   _png(3, 4), f"{top}/Models/VDSR/testset/001H.PNG": _png(3, 4), f"{top}/README.md": b"readme"})
-    archive = _zip(files)
+    archive = zip_bytes(files)
     for name in ("City100_iPhoneX_test", "City100_iPhoneX_train"):
         _served(monkeypatch, server, name, {registry.CAMERASR_REPO.filename: archive})
     test_out, train_out = tmp_path / "pairs" / "test", tmp_path / "pairs" / "train"
@@ -244,7 +223,7 @@ def test_offline_messages_of_realsr_zero_and_the_init_weights(tmp_path):
 def test_realsr_zero_is_reference_free_at_x4(server, tmp_path, monkeypatch):
     files = {f"realsr-zero/{i:02d}.png": _png(5, 7, i) for i in range(1, 46)}
     files["__MACOSX/realsr-zero/._01.png"] = b"fork"
-    _served(monkeypatch, server, "RealSR_Zero", {"realsr-zero.zip": _zip(files)})
+    _served(monkeypatch, server, "RealSR_Zero", {"realsr-zero.zip": zip_bytes(files)})
     out = tmp_path / "pairs" / "RealSR_Zero"
     ensure_paired_dataset("RealSR_Zero", out, tmp_path / "cache", **FAST)
     assert len(list((out / "LR").iterdir())) == 45 and not (out / "HR").exists()

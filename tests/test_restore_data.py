@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
-from _http import local_server, serve
+from _http import local_server, serve, tar_gz_bytes, zip_bytes
 
 from cir.data import download, registry
 from cir.data.download import (
@@ -61,24 +61,6 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def _tar_gz(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _source(filename: str, urls=(DEAD_URL,), checksum=None, manual="") -> Source:
     return Source(filename, tuple(urls), checksum, checksum_note="test archive, no published checksum",
                   manual=manual)
@@ -112,7 +94,7 @@ SAME = {
 # --- layouts per pairing rule ------------------------------------------------------
 
 def test_same_name_pairs_downloaded_into_lr_hr_with_manifest(server, tmp_path, monkeypatch, capsys):
-    data = _zip(SAME)
+    data = zip_bytes(SAME)
     url = serve(server, "toy.zip", data)
     _register(monkeypatch, _entry(_source("toy.zip", [url], checksum=_sha(data)), split="train"))
     out = tmp_path / "data" / "pairs" / "Toy"
@@ -140,7 +122,7 @@ def test_pair_folder_loads_with_the_pair_reader(tmp_path):
     img = np.zeros((4, 6, 3), np.uint8)
     png = cv2.imencode(".png", img)[1].tobytes()
     archive = tmp_path / "toy.zip"
-    archive.write_bytes(_zip({"Toy/input/a.png": png, "Toy/target/a.png": png, "Toy/input/b.png": png,
+    archive.write_bytes(zip_bytes({"Toy/input/a.png": png, "Toy/target/a.png": png, "Toy/input/b.png": png,
                               "Toy/target/b.png": png}))
     out = extract_pairs([archive], _entry(_source("toy.zip"), count=2), tmp_path / "Toy")
     assert [p.name for p in index_pairs(out)] == ["a", "b"]
@@ -150,7 +132,7 @@ def test_regex_many_to_one_tar_gz_hard_links_clean_images(tmp_path):
     files = {f"ITS/hazy/{k}_{i}_0.{k}{i}.png": f"hazy {k} {i}".encode() for k in (1, 2) for i in (1, 2, 3)}
     files.update({"ITS/clear/1.png": b"clear 1", "ITS/clear/2.png": b"clear 2", "ITS/trans/1_1.png": b"t"})
     archive = tmp_path / "its.tar.gz"
-    archive.write_bytes(_tar_gz(files))
+    archive.write_bytes(tar_gz_bytes(files))
     entry = _entry(_source("its.tar.gz"), "tar.gz", "**/hazy/*.png", "**/clear/*.png", 6,
                    pairing=regex_pairing(r"^(\d+)_.*(\.png)$", r"\1\2"), gt_count=2)
     out = extract_pairs(archive, entry, tmp_path / "out")
@@ -175,7 +157,7 @@ def test_hard_link_falls_back_to_copy(tmp_path, monkeypatch):
 
     monkeypatch.setattr(download.os, "link", no_links)
     archive = tmp_path / "d.zip"
-    archive.write_bytes(_zip({"d/rainy_image/7_1.jpg": b"r1", "d/rainy_image/7_2.jpg": b"r2",
+    archive.write_bytes(zip_bytes({"d/rainy_image/7_1.jpg": b"r1", "d/rainy_image/7_2.jpg": b"r2",
                               "d/ground_truth/7.jpg": b"gt"}))
     entry = _entry(_source("d.zip"), "zip", "**/rainy_image/*", "**/ground_truth/*", 2,
                    pairing=regex_pairing(r"^(\d+)_\d+(\.[^.]+)$", r"\1\2"), gt_count=1)
@@ -193,7 +175,7 @@ GOPRO = {
 
 def test_nested_sequences_get_path_stems(tmp_path):
     archive = tmp_path / "GOPRO_Large.zip"
-    archive.write_bytes(_zip(GOPRO))
+    archive.write_bytes(zip_bytes(GOPRO))
     real = registry.PAIRED_DATASETS["GoPro_test"]
     entry = dataclasses.replace(real, source=_source("GOPRO_Large.zip"), pair_count=4)
     out = extract_pairs(archive, entry, tmp_path / "GoPro_test")
@@ -218,7 +200,7 @@ def test_list_file_pairing(tmp_path):
     files["RealBlur_J_test_list.txt"] = ("\n".join(lines) + "\n\n").encode()
     files["RealBlur_J_train_list.txt"] = b"ignored"
     archive = tmp_path / "RealBlur.tar.gz"
-    archive.write_bytes(_tar_gz(files))
+    archive.write_bytes(tar_gz_bytes(files))
     entry = dataclasses.replace(registry.PAIRED_DATASETS["RealBlur_J_test"], source=_source("RealBlur.tar.gz"),
                                 pair_count=2)
     out = extract_pairs(archive, entry, tmp_path / "rb")
@@ -226,14 +208,14 @@ def test_list_file_pairing(tmp_path):
     assert _files(out / "HR") == {"scene001-blur_1.png": b"1 gt 1", "scene002-blur_1.png": b"2 gt 1"}
     # A listed image that is not in the archive is named with its pair.
     files["RealBlur_J_test_list.txt"] = f"{root}/scene009/gt/gt_1.png {root}/scene009/blur/blur_1.png\n".encode()
-    archive.write_bytes(_tar_gz(files))
+    archive.write_bytes(tar_gz_bytes(files))
     with pytest.raises(ExtractionError, match=r"line 1 names the degraded image .*scene009/blur/blur_1.png"):
         extract_pairs(archive, dataclasses.replace(entry, pair_count=1), tmp_path / "rb2")
 
 
 def test_reference_free_set_has_inputs_only(tmp_path):
     archive = tmp_path / "RTTS.zip"
-    archive.write_bytes(_zip({"RTTS/JPEGImages/a.png": b"a", "RTTS/JPEGImages/b.png": b"b",
+    archive.write_bytes(zip_bytes({"RTTS/JPEGImages/a.png": b"a", "RTTS/JPEGImages/b.png": b"b",
                               "RTTS/Annotations/a.xml": b"<x/>"}))
     entry = dataclasses.replace(registry.PAIRED_DATASETS["RTTS"], source=_source("RTTS.zip"), pair_count=2)
     out = extract_pairs(archive, entry, tmp_path / "RTTS")
@@ -248,7 +230,7 @@ def test_reference_free_set_has_inputs_only(tmp_path):
 
 def test_sorted_pairing_with_different_names(tmp_path):
     archive = tmp_path / "t.zip"
-    archive.write_bytes(_zip({"test/Rain100H/input/rain-001.png": b"r1", "test/Rain100H/input/rain-002.png": b"r2",
+    archive.write_bytes(zip_bytes({"test/Rain100H/input/rain-001.png": b"r1", "test/Rain100H/input/rain-002.png": b"r2",
                               "test/Rain100H/target/norain-001.png": b"c1",
                               "test/Rain100H/target/norain-002.png": b"c2"}))
     entry = dataclasses.replace(registry.PAIRED_DATASETS["Rain100H"], source=_source("t.zip"), pair_count=2)
@@ -290,7 +272,7 @@ def test_mat_blocks_become_png_pairs(tmp_path):
         scipy.io.savemat(buf, {key: arr})
         mats[f"test/SIDD/{key}.mat"] = buf.getvalue()
     archive = tmp_path / "sidd.zip"
-    archive.write_bytes(_zip(mats))
+    archive.write_bytes(zip_bytes(mats))
     entry = dataclasses.replace(registry.PAIRED_DATASETS["SIDD_val"], source=_source("sidd.zip"), pair_count=6)
     assert entry.pairing == MAT_BLOCKS
     out = extract_pairs(archive, entry, tmp_path / "SIDD_val")
@@ -328,8 +310,8 @@ def test_loose_mat_files_as_two_sources(server, tmp_path, monkeypatch):
 
 def test_two_archives_of_one_set(server, tmp_path, monkeypatch):
     """RESIDE ITS comes as hazy.zip and clear.zip: a tuple of sources, all fetched, then paired."""
-    hazy = _zip({f"hazy/{k}_{i}_0.9.png": f"h{k}{i}".encode() for k in (1, 2) for i in (1, 2)})
-    clear = _zip({"clear/1.png": b"c1", "clear/2.png": b"c2"})
+    hazy = zip_bytes({f"hazy/{k}_{i}_0.9.png": f"h{k}{i}".encode() for k in (1, 2) for i in (1, 2)})
+    clear = zip_bytes({"clear/1.png": b"c1", "clear/2.png": b"c2"})
     sources = (_source("its_hazy.zip", [serve(server, "h.zip", hazy)], checksum=_sha(hazy)),
                _source("its_clear.zip", [serve(server, "c.zip", clear)], checksum=_sha(clear)))
     real = registry.PAIRED_DATASETS["RESIDE_ITS"]
@@ -370,7 +352,7 @@ def test_registry_rules_on_the_published_file_names():
 
 def test_count_mismatch_names_archive_glob_and_count(tmp_path):
     archive = tmp_path / "toy.zip"
-    archive.write_bytes(_zip(SAME))
+    archive.write_bytes(zip_bytes(SAME))
     out = tmp_path / "out" / "Toy"
     with pytest.raises(ExtractionError) as err:
         extract_pairs(archive, _entry(_source("toy.zip"), count=4), out)
@@ -382,7 +364,7 @@ def test_count_mismatch_names_archive_glob_and_count(tmp_path):
 def test_missing_clean_member_names_both(tmp_path):
     files = {k: v for k, v in SAME.items() if k != "Toy/target/2.png"}
     archive = tmp_path / "toy.zip"
-    archive.write_bytes(_zip(files))
+    archive.write_bytes(zip_bytes(files))
     with pytest.raises(ExtractionError, match=r"toy.zip: Toy: the degraded member 'Toy/input/2.png' has no clean "
                                               r"member '2.png' \(pairing same_name; .*'Toy/target/\*'\)"):
         extract_pairs(archive, _entry(_source("toy.zip")), tmp_path / "Toy")
@@ -390,11 +372,11 @@ def test_missing_clean_member_names_both(tmp_path):
 
 def test_failed_extraction_keeps_the_old_folder(tmp_path):
     archive = tmp_path / "toy.zip"
-    archive.write_bytes(_zip(SAME))
+    archive.write_bytes(zip_bytes(SAME))
     out = extract_pairs(archive, _entry(_source("toy.zip")), tmp_path / "Toy")
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     broken = tmp_path / "broken.zip"
-    broken.write_bytes(_zip({k: v for k, v in SAME.items() if k != "Toy/target/10.jpg"}))
+    broken.write_bytes(zip_bytes({k: v for k, v in SAME.items() if k != "Toy/target/10.jpg"}))
     with pytest.raises(ExtractionError, match="has no clean member"):
         extract_pairs(broken, _entry(_source("broken.zip")), out)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
@@ -403,7 +385,7 @@ def test_failed_extraction_keeps_the_old_folder(tmp_path):
 
 def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
     archive = tmp_path / "toy.zip"
-    archive.write_bytes(_zip(SAME))
+    archive.write_bytes(zip_bytes(SAME))
     calls = []
 
     def failing_copy(src, dst):
@@ -472,7 +454,7 @@ def test_unreachable_mirror_and_html_page_raise_missing_data(server, tmp_path, m
 
 
 def test_checksum_mismatch_on_download_and_in_cache(server, tmp_path, monkeypatch):
-    data = _zip(SAME)
+    data = zip_bytes(SAME)
     url = serve(server, "toy.zip", data)
     _register(monkeypatch, _entry(_source("toy.zip", [url], checksum="0" * 64)))
     with pytest.raises(ChecksumError) as err:
@@ -486,7 +468,7 @@ def test_checksum_mismatch_on_download_and_in_cache(server, tmp_path, monkeypatc
 
 
 def test_unpinned_archive_prints_its_sha256(server, tmp_path, monkeypatch, capsys):
-    data = _tar_gz(SAME)
+    data = tar_gz_bytes(SAME)
     url = serve(server, "toy.tar.gz", data)
     _register(monkeypatch, _entry(_source("toy.tar.gz", [url]), archive="tar.gz"))
     ensure_paired_dataset("Toy", tmp_path / "Toy", tmp_path / "cache", **FAST)
@@ -496,7 +478,7 @@ def test_unpinned_archive_prints_its_sha256(server, tmp_path, monkeypatch, capsy
 
 
 def test_complete_folder_is_kept_without_network(server, tmp_path, monkeypatch):
-    data = _zip(SAME)
+    data = zip_bytes(SAME)
     _register(monkeypatch, _entry(_source("toy.zip", [serve(server, "toy.zip", data)], checksum=_sha(data))))
     out = ensure_paired_dataset("Toy", tmp_path / "Toy", tmp_path / "cache", **FAST)
     (tmp_path / "cache" / "toy.zip").unlink()
@@ -517,7 +499,7 @@ def _cli():
 
 
 def test_cli_writes_a_pair_folder_for_a_paired_name(server, tmp_path, monkeypatch, capsys):
-    data = _zip(SAME)
+    data = zip_bytes(SAME)
     _register(monkeypatch, _entry(_source("toy.zip", ["https://mirror.invalid/toy.zip"], checksum=_sha(data))))
     cli, out, cache = _cli(), tmp_path / "data" / "pairs" / "Toy", tmp_path / "downloads"
     args = ["--dataset", "Toy", "--out", str(out), "--cache", str(cache), "--quiet", "--retries", "0"]

@@ -166,7 +166,8 @@ def network_notes(cfg: dict, preset: str, *, backbone: str = "drcnet") -> list[s
     return notes
 
 
-def _fmt(value, spec: str = "{:.2f}", empty: str = "") -> str:
+def fmt_number(value, spec: str = "{:.2f}", empty: str = "") -> str:
+    """A table cell: ``value`` formatted with ``spec``, ``empty`` for None, NA or NaN."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return empty
     return spec.format(value)
@@ -182,11 +183,11 @@ def render_complexity_markdown(df: pd.DataFrame, *, title: str, preset: str, not
     header.append("Status")
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in df.to_dict("records"):
-        cells = [r["printed_name"], r["task"], r["input_hw"], _fmt(r["flops_g_paper"], "{:g}", "-"),
-                 _fmt(r["params_ours"], "{:,}"), _fmt(r["gmacs_ours"]), _fmt(r["gflops_ours"]),
-                 _fmt(r["printed_over_gmacs"], "{:.3f}")]
+        cells = [r["printed_name"], r["task"], r["input_hw"], fmt_number(r["flops_g_paper"], "{:g}", "-"),
+                 fmt_number(r["params_ours"], "{:,}"), fmt_number(r["gmacs_ours"]), fmt_number(r["gflops_ours"]),
+                 fmt_number(r["printed_over_gmacs"], "{:.3f}")]
         for name in extra:
-            cells += [_fmt(r[f"params_{name}"], "{:,}"), _fmt(r[f"gmacs_{name}"]), _fmt(r[f"gflops_{name}"])]
+            cells += [fmt_number(r[f"params_{name}"], "{:,}"), fmt_number(r[f"gmacs_{name}"]), fmt_number(r[f"gflops_{name}"])]
         cells.append(r["status"])
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
 
@@ -194,7 +195,7 @@ def render_complexity_markdown(df: pd.DataFrame, *, title: str, preset: str, not
     ratio = ""
     if len(ours) == 1 and pd.notna(ours["printed_over_gmacs"].iloc[0]):
         r = ours.iloc[0]
-        ratio = (f" The printed {_fmt(r['flops_g_paper'], '{:g}')} for {r['printed_name']} is "
+        ratio = (f" The printed {fmt_number(r['flops_g_paper'], '{:g}')} for {r['printed_name']} is "
                  f"{r['printed_over_gmacs']:.3f} x our {r['gmacs_ours']:.2f} GMACs and "
                  f"{r['printed_over_gflops']:.3f} x our {r['gflops_ours']:.2f} GFLOPs.")
     lines += ["",

@@ -108,13 +108,12 @@ def build_timing_table(paper_key: str, cfg: dict, preset: str, models: Mapping[s
     return df
 
 
-def _fmt(value, spec: str = "{:.4f}", empty: str = "") -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return empty
-    return spec.format(value)
-
-
 def render_timing_markdown(df: pd.DataFrame, *, title: str, preset: str, notes: Sequence[str] = ()) -> str:
+    from cir.report.complexity import fmt_number
+
+    def _fmt(value, spec: str = "{:.4f}", empty: str = "") -> str:
+        return fmt_number(value, spec, empty)
+
     header = ["Method", "Input", "Time (s) printed", "Params (M) printed", "Params (M, paper net)",
               "GMACs (paper net)", f"Params ({preset})", f"Time (s, {preset})", "Device", "Status"]
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
