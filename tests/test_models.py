@@ -22,7 +22,7 @@ def test_paper_preset_sizes_match_table1(arch, role):
 
 
 def test_unknown_architecture_lists_valid_names():
-    with pytest.raises(KeyError, match="valid architectures: criacl, dehazeformer, drcnet, edsr, ffanet, idt, nafnet, rcan, restormer, swinir"):
+    with pytest.raises(KeyError, match="valid architectures: criacl, dehazeformer, drcnet, edsr, ffanet, idt, mprnet, nafnet, rcan, restormer, swinir"):
         build_model("carn", 2)
 
 

@@ -4,11 +4,14 @@ A *model spec* is the plain dict ``{"arch": name, "scale": s, "params": {...}}``
 stored in every checkpoint so that a checkpoint file alone rebuilds its network.
 
 Networks: SwinIR and RCAN (super-resolution, scale 2-4) and NAFNet and Restormer (deblurring
-and deraining, scale 1). Every network accepts inputs of any size: the ones whose
-down-sampling or windows need a multiple of some size pad internally and crop the output back
-(:func:`pad_multiple`; also ``model.cir_pad_multiple``). The module classes are spandrel's (or
-subclasses that only change how the input is padded or copied), so the state-dict keys are those
-of the official releases and official weights load with ``load_state_dict``.
+and deraining, scale 1), and the networks of cir's own modules (EDSR, FFA-Net, DehazeFormer,
+DRCNet, IDT, Cria-CL, MPRNet: ``cir/models/<name>.py``). Every network accepts inputs of any
+size: the ones whose down-sampling or windows need a multiple of some size pad internally and
+crop the output back (:func:`pad_multiple`; also ``model.cir_pad_multiple``). The module classes
+are spandrel's (or subclasses that only change how the input is padded or copied), so the
+state-dict keys are those of the official releases and official weights load with
+``load_state_dict``; the networks spandrel does not read (or, for MPRNet, that cir wraps) read
+their official files through their own converter (``Architecture.convert``).
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ def _import_extra_arches():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
         import spandrel_extra_arches
+        import spandrel_extra_arches.architectures.MPRNet
         import spandrel_extra_arches.architectures.Restormer
     return spandrel_extra_arches
 
@@ -180,6 +184,24 @@ def _criacl(scale: int, **params: Any) -> nn.Module:
     from cir.models.criacl import build_criacl
 
     return build_criacl(scale, **params)
+
+
+def _mprnet(scale: int, **params: Any) -> nn.Module:
+    from cir.models.mprnet import build_mprnet
+
+    return build_mprnet(scale, **params)
+
+
+def _convert_mprnet(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
+    from cir.models.mprnet import convert_official
+
+    return convert_official(obj, scale, **params)
+
+
+def _is_mprnet(obj: Any) -> bool:
+    from cir.models.mprnet import is_mprnet_state
+
+    return is_mprnet_state(obj)
 
 
 def _convert_criacl(obj: Any, scale: int, params: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -256,6 +278,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     "criacl": Architecture("criacl", _criacl, "", "Shi et al., Criteria Comparative Learning for Real-scene "
                            "Image Super-Resolution (Cria-CL), IEEE TCSVT 2022 (cir/models/criacl.py)",
                            convert=_convert_criacl, recognise=_is_criacl),
+    # spandrel (with the extra arches) knows MPRNet, but cir's module is a wrapper (keys under
+    # ``net.``, value range): official files go through the converter, never through spandrel
+    "mprnet": Architecture("mprnet", _mprnet, "", "Zamir et al., Multi-Stage Progressive Image Restoration "
+                           "(MPRNet), CVPR 2021; Uni-Removal's backbone (cir/models/mprnet.py)",
+                           scale_one=True, convert=_convert_mprnet, recognise=_is_mprnet),
 }
 
 
@@ -264,7 +291,7 @@ def pad_multiple(arch: str, params: dict[str, Any] | None = None) -> int:
 
     Every registry network takes any input size; an input (or inference tile) that is already a
     multiple of this needs no padding. SwinIR: its window (reflection); NAFNet:
-    ``2 ** len(enc_blk_nums)`` (zeros); Restormer: 8 (reflection); RCAN: 1.
+    ``2 ** len(enc_blk_nums)`` (zeros); Restormer: 8 (reflection); MPRNet: 8 (reflection); RCAN: 1.
     """
     params = params or {}
     if arch == "swinir":
@@ -285,6 +312,10 @@ def pad_multiple(arch: str, params: dict[str, Any] | None = None) -> int:
         from cir.models.drcnet import pad_multiple as drcnet_multiple
 
         return drcnet_multiple(params)
+    if arch == "mprnet":
+        from cir.models.mprnet import PAD_MULTIPLE as mprnet_multiple
+
+        return mprnet_multiple  # two patch splits and two down-samplings (reflection)
     if arch == "idt":
         return 1  # it tiles any input at its fixed training size (cir/models/idt.py)
     raise UnknownNameError("architecture", arch, ARCHITECTURES)
@@ -409,7 +440,8 @@ _EXTRA_ARCHES_INSTALLED = False
 
 
 def _install_extra_arches() -> None:
-    """Register spandrel_extra_arches (Restormer) with spandrel's main registry, once."""
+    """Register spandrel_extra_arches (Restormer; MPRNet files never reach spandrel: the
+    ``mprnet`` entry recognises them first) with spandrel's main registry, once."""
     global _EXTRA_ARCHES_INSTALLED
     if not _EXTRA_ARCHES_INSTALLED:
         _import_extra_arches().install(ignore_duplicates=True)
