@@ -494,3 +494,24 @@ def test_pad_small_pads_by_reflection_and_keeps_determinism(scale1_dir: Path) ->
     assert found
     with pytest.raises(ValueError, match="pad_small"):
         PatchSampler([scale1_dir], scale=1, lr_patch=44, batch_size=2, seed=0)
+
+
+def test_labelled_sampler_draws_tasks_uniformly_and_labels_every_sample(tmp_path: Path) -> None:
+    """Uni-Removal's mixture: one folder per task, the folder drawn first (a 1-pair folder is drawn
+    as often as a 3-pair one), every sample labelled with its folder; reproducible per step."""
+    big = write_code_pairs(tmp_path / "haze", 1, {"a": (40, 52), "b": (48, 40), "c": (36, 64)})
+    small = write_code_pairs(tmp_path / "rain", 1, {"d": (40, 40)})
+    s = PatchSampler([big, small], scale=1, lr_patch=16, batch_size=8, seed=3, labelled=True)
+    counts = np.zeros(2)
+    for step in range(200):
+        rows, b = s.plan(step), s.batch(step)
+        expected = (rows[:, 0] >= 3).astype(np.int64)   # images 0-2 are haze's, 3 is rain's
+        assert b["task"].dtype == torch.int64 and b["task"].tolist() == expected.tolist()
+        counts += np.bincount(expected, minlength=2)
+    assert abs(counts[1] / counts.sum() - 0.5) < 0.05            # uniform over tasks, not over images
+    again = PatchSampler([big, small], scale=1, lr_patch=16, batch_size=8, seed=3, labelled=True)
+    assert torch.equal(again.batch(7)["task"], s.batch(7)["task"])
+    halves = [s.batch(7, r, 2)["task"] for r in (0, 1)]          # ranks' shares concatenate
+    assert torch.equal(torch.cat(halves), s.batch(7)["task"])
+    plain = PatchSampler([big, small], scale=1, lr_patch=16, batch_size=8, seed=3)
+    assert "task" not in plain.batch(0)

@@ -417,6 +417,12 @@ class PatchSampler:
     same noise and the ranks' shares still concatenate to the global batch. Every pool image must
     hold the largest LR patch. The pool's images are stored like the pairs' (memory, or the disk
     cache of the pool folder).
+
+    ``labelled``: each pair folder is one task (Uni-Removal's mixture of haze, rain and blur
+    pairs): every sample draws its folder uniformly, then an image in it (so a task's share does not
+    grow with its set's size, as in multi-weather training), and the batch gets ``task``, the folder
+    index of each sample (``int64 [b]``). Off (default), images are drawn uniformly over all pairs
+    and batches are exactly as without the argument.
     """
 
     def __init__(
@@ -435,6 +441,7 @@ class PatchSampler:
         cache_dir: str | os.PathLike | None = None,
         world_size: int | None = None,
         noise_pool: str | os.PathLike | None = None,
+        labelled: bool = False,
     ) -> None:
         if isinstance(pair_dirs, (str, os.PathLike)):
             pair_dirs = [pair_dirs]
@@ -461,6 +468,15 @@ class PatchSampler:
 
         per_dir = [index_pairs(d, scale) for d in pair_dirs]
         self.pairs: list[PairFiles] = [p for ps in per_dir for p in ps]
+        # labelled: each folder is a task (Uni-Removal's mixture of haze, rain and blur pairs); a
+        # batch carries the task index of each sample and draws the folder first, uniformly
+        self.labelled = bool(labelled)
+        self._dir_of = np.concatenate([np.full(len(ps), k, dtype=np.int64) for k, ps in enumerate(per_dir)])
+        self._dir_start = np.cumsum([0] + [len(ps) for ps in per_dir])[:-1]
+        self._dir_count = np.array([len(ps) for ps in per_dir])
+        if self.labelled and (self._dir_count == 0).any():
+            empty = [str(d) for d, n in zip(pair_dirs, self._dir_count) if n == 0]
+            raise DataError(f"labelled sampler: pair folder(s) {empty} hold no pairs")
         self.decoded_bytes = sum(p.decoded_bytes for p in self.pairs)
         largest = max(self.schedule, key=lambda row: row[1])
         self.noise_pool = None if noise_pool is None else Path(noise_pool)
@@ -543,10 +559,15 @@ class PatchSampler:
         return sum(c.writes for c in caches) - before
 
     def plan(self, step: int) -> np.ndarray:
-        """The global batch at ``step`` as rows ``(image, y, x, hflip, vflip, transpose)``."""
+        """The global batch at ``step`` as rows ``(image, y, x, hflip, vflip, transpose)``; a
+        labelled sampler draws each sample's folder (task) uniformly, then an image in it."""
         p, b = self.patch_at(step)
         rng = np.random.default_rng([int(self.seed), int(step)])
-        image = rng.integers(0, len(self.pairs), size=b)
+        if self.labelled:
+            folder = rng.integers(0, len(self._dir_count), size=b)
+            image = self._dir_start[folder] + rng.integers(0, self._dir_count[folder])
+        else:
+            image = rng.integers(0, len(self.pairs), size=b)
         y = rng.integers(0, np.maximum(self._lr_h[image] - p, 0) + 1)
         x = rng.integers(0, np.maximum(self._lr_w[image] - p, 0) + 1)
         flips = rng.integers(0, 2, size=(b, 3))
@@ -600,6 +621,8 @@ class PatchSampler:
             "lq": torch.from_numpy(lq).to(torch.float32).div_(255.0),
             "gt": torch.from_numpy(gt).to(torch.float32).div_(255.0),
         }
+        if self.labelled:   # the task (pair folder index) of each sample
+            out["task"] = torch.from_numpy(self._dir_of[rows[:, 0].astype(np.int64)].copy())
         if self._noise is not None:
             noise = np.empty((per_rank, 3, p, p), dtype=np.uint8)
             for i, (image, y, x) in enumerate(self.noise_plan(step)[rank * per_rank : (rank + 1) * per_rank]):

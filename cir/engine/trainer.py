@@ -221,7 +221,9 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         fmt = torch.channels_last if (self.cuda and self.s.channels_last) else torch.contiguous_format
-        return {k: v.to(self.device, non_blocking=True, memory_format=fmt) for k, v in batch.items()}
+        # images in the memory format of the networks; other entries (a labelled batch's task ids) as they are
+        return {k: v.to(self.device, non_blocking=True, memory_format=fmt) if v.dim() == 4
+                else v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _batch(self) -> dict[str, torch.Tensor]:
         if self.world_size == 1:

@@ -22,6 +22,7 @@ _METHODS = {
     "spn": "cir.methods.spn:SPN",
     "drcnet_cr": "cir.methods.drcnet_cr:DRCNetCR",
     "criacl": "cir.methods.criacl:CriaCL",
+    "uniremoval_kt": "cir.methods.uniremoval:UniRemovalKT",
 }
 METHOD_NAMES = set(_METHODS)
 

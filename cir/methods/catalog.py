@@ -165,6 +165,30 @@ _CRIACL: _Options = {
     "encoder_stand_in_divisor": (1, POS_INT),
 }
 
+# Uni-Removal's knowledge transfer (seed 003; cir/methods/uniremoval.py, cir/losses/uniremoval.py):
+# the paper's alpha1 0.5 (x0.99 per epoch), alpha2 0.1, tau 1e-6; the rest is ours (the paper names
+# no VGG layers, no tap layer, no epoch length): VGG19 slices and weights of TKL&MR's MCR loss.
+_UNIREMOVAL_KT: _Options = {
+    "task_teachers": (["haze", "rain", "blur"], {"type": "array", "minItems": 3, "maxItems": 3,
+                                                 "items": {"enum": ["haze", "rain", "blur"]}, "uniqueItems": True}),
+    "w_pixel": (1.0, NUMBER),               # eq. (1), weight 1 in eq. (6)
+    "alpha1": (0.5, NUMBER),                # eq. (5), decayed per epoch
+    "alpha2": (0.1, NUMBER),                # eq. (6)
+    "decay": (0.99, PROB),                  # alpha1's factor per epoch
+    "steps_per_epoch": (132, POS_INT),      # ours: GoPro's 2,103 pairs / batch 16 (the smallest set); the preset sets it
+    "tau": (1e-6, {"type": "number", "exclusiveMinimum": 0}),
+    "form": ("neg_log", {"enum": ["neg_log", "printed_ratio", "one_minus_ratio"]}),   # ours: -log of eq. (2)
+    "icl": (True, BOOL),                    # Table IV switches
+    "fcl": (True, BOOL),
+    "feature_layer": ("net.stage3_orsnet", {"type": "string"}),   # ours: MPRNet's ORSNet (runs once per forward)
+    "vgg_layers": (["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], _LAYERS),
+    "vgg_weights": ([1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0], {"type": "array", "minItems": 1, "items": NUMBER}),
+    "input_norm": (False, BOOL),            # TKL&MR feeds [0, 1] images, no ImageNet mean/std
+    "encoder_weights": (None, NULL_OR_PATH),
+    "encoder_stand_in": (False, BOOL),
+    "encoder_stand_in_divisor": (1, POS_INT),
+}
+
 METHOD_OPTIONS: dict[str, _Options] = {
     "supervised": {"w_rec": (1.0, NUMBER)},                          # DCKD eq. (2)
     "logits": {"w_rec": (1.0, NUMBER), "w_kd": (1.0, NUMBER)},        # DCKD eqs. (2)-(3)
@@ -180,6 +204,7 @@ METHOD_OPTIONS: dict[str, _Options] = {
     "spn": _SPN,
     "drcnet_cr": _DRCNET_CR,
     "criacl": _CRIACL,
+    "uniremoval_kt": _UNIREMOVAL_KT,
     "mipkd": {
         "w_rec": (1.0, NUMBER),             # L1 to ground truth (DCKD eq. 2)
         "w_kd": (1.0, NUMBER),              # L1 to the teacher's output
@@ -207,6 +232,7 @@ METHOD_ASSETS: dict[str, tuple[str, ...]] = {
     "spn": ("vgg16-397923af.pth",),
     "drcnet_cr": ("vgg19-dcbb9e9d.pth",),
     "criacl": ("vgg19-dcbb9e9d.pth",),
+    "uniremoval_kt": ("vgg19-dcbb9e9d.pth",),
 }
 
 # Methods whose options include the preset-dependent iteration scale (set by the job).
