@@ -197,6 +197,7 @@ def test_patch_discriminator_size_and_output():
     with torch.device("meta"):
         d = build_patch_discriminator()
         plain = build_patch_discriminator(norm="none")
+        instance = build_patch_discriminator(norm="instance")   # CycleGAN's: no affine, convs keep a bias
     assert count_parameters(d) == PUBLIC_D_PARAMS == 2_765_633  # the notes' "about 2.77 M"
     assert round(count_parameters(d) / 1e6, 2) == 2.77
     # without BatchNorm: no affine (2 x (128 + 256 + 512)), but biases on those convs (128 + 256 + 512)
@@ -210,13 +211,14 @@ def test_patch_discriminator_size_and_output():
         assert tuple(sd[k].shape) == shape, k
     assert "model.2.bias" not in sd and "model.8.bias" not in sd  # convs before a norm: no bias
     assert "model.2.bias" in plain.state_dict() and "model.3.weight" not in plain.state_dict()
+    assert count_parameters(instance) == count_parameters(plain) and isinstance(instance.model[3], torch.nn.InstanceNorm2d)
     torch.manual_seed(0)
     small = PatchDiscriminator(ndf=4)
     for size, patches in ((64, 6), (128, 14), (32, 2)):  # three stride-2 stages, two stride-1 convs
         assert small(torch.rand(2, 3, size, size)).shape == (2, 1, patches, patches)
 
 
-@pytest.mark.parametrize("key, value", [("ndf", 0), ("n_layers", 0), ("n_layers", 2.0), ("norm", "instance"),
+@pytest.mark.parametrize("key, value", [("ndf", 0), ("n_layers", 0), ("n_layers", 2.0), ("norm", "group"),
                                         ("in_nc", True)])
 def test_discriminator_bad_parameters_name_the_key(key, value):
     with pytest.raises(ConfigError, match=key):

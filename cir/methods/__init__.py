@@ -23,6 +23,7 @@ _METHODS = {
     "drcnet_cr": "cir.methods.drcnet_cr:DRCNetCR",
     "criacl": "cir.methods.criacl:CriaCL",
     "uniremoval_kt": "cir.methods.uniremoval:UniRemovalKT",
+    "uniremoval_da": "cir.methods.uniremoval:UniRemovalDA",
 }
 METHOD_NAMES = set(_METHODS)
 

@@ -157,7 +157,7 @@ _CRIACL: _Options = {
     "top_layers": (["conv4_4", "conv5_4"], _LAYERS),        # C_perc^T (negative): not named in the paper
     "discriminator": ({"ndf": 64, "n_layers": 3, "norm": "batch"},   # PatchGAN of the public code
                       {"type": "object", "additionalProperties": False,
-                       "properties": {"ndf": POS_INT, "n_layers": POS_INT, "norm": {"enum": ["batch", "none"]}}}),
+                       "properties": {"ndf": POS_INT, "n_layers": POS_INT, "norm": {"enum": ["batch", "none", "instance"]}}}),
     "input_norm": (True, BOOL),             # ImageNet mean/std before VGG (the code's use_input_norm)
     "encoder_input_range": ("0_1", {"enum": ["0_1", "-1_1"]}),
     "encoder_weights": (None, NULL_OR_PATH),  # set by the job from the preset's encoder_init
@@ -189,6 +189,35 @@ _UNIREMOVAL_KT: _Options = {
     "encoder_stand_in_divisor": (1, POS_INT),
 }
 
+# Uni-Removal's domain adaptation: lambda1 0.5 (x0.99 per epoch), lambda2 = lambda3 = 0.1, tau 1e-6 as
+# printed (lambda4 0.01 is printed but in no equation: not an option); the discriminator and the GAN
+# form are not given: CycleGAN's (LSGAN, PatchGAN with InstanceNorm, D loss halved) is ours.
+_UNIREMOVAL_DA: _Options = {
+    "lambda1": (0.5, NUMBER),
+    "lambda2": (0.1, NUMBER),
+    "lambda3": (0.1, NUMBER),
+    "decay": (0.99, PROB),
+    "steps_per_epoch": (100, POS_INT),      # ours (no epoch length in the paper); the preset sets it
+    "tau": (1e-6, {"type": "number", "exclusiveMinimum": 0}),
+    "form": ("neg_log", {"enum": ["neg_log", "printed_ratio", "one_minus_ratio"]}),
+    "eicl": (True, BOOL),                   # Table V switches
+    "efcl": (True, BOOL),
+    "gan": ("lsgan", {"enum": ["lsgan", "printed"]}),
+    "d_real": ("clear", {"enum": ["clear", "restored_clear"]}),
+    "d_weight": (0.5, NUMBER),              # CycleGAN's backward_D_basic
+    "discriminator": ({"ndf": 64, "n_layers": 3, "norm": "instance"},
+                      {"type": "object", "additionalProperties": False,
+                       "properties": {"ndf": POS_INT, "n_layers": POS_INT,
+                                      "norm": {"enum": ["batch", "none", "instance"]}}}),
+    "feature_layer": ("net.stage3_orsnet", {"type": "string"}),
+    "vgg_layers": (["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], _LAYERS),
+    "vgg_weights": ([1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0], {"type": "array", "minItems": 1, "items": NUMBER}),
+    "input_norm": (False, BOOL),
+    "encoder_weights": (None, NULL_OR_PATH),
+    "encoder_stand_in": (False, BOOL),
+    "encoder_stand_in_divisor": (1, POS_INT),
+}
+
 METHOD_OPTIONS: dict[str, _Options] = {
     "supervised": {"w_rec": (1.0, NUMBER)},                          # DCKD eq. (2)
     "logits": {"w_rec": (1.0, NUMBER), "w_kd": (1.0, NUMBER)},        # DCKD eqs. (2)-(3)
@@ -205,6 +234,7 @@ METHOD_OPTIONS: dict[str, _Options] = {
     "drcnet_cr": _DRCNET_CR,
     "criacl": _CRIACL,
     "uniremoval_kt": _UNIREMOVAL_KT,
+    "uniremoval_da": _UNIREMOVAL_DA,
     "mipkd": {
         "w_rec": (1.0, NUMBER),             # L1 to ground truth (DCKD eq. 2)
         "w_kd": (1.0, NUMBER),              # L1 to the teacher's output
@@ -223,7 +253,8 @@ METHOD_OPTIONS: dict[str, _Options] = {
 
 # Trainable groups of a method, in the order of the phases of one training step (default: the
 # student alone, group "g"). Each group gets its own optimiser, schedule and clipping.
-METHOD_GROUPS: dict[str, tuple[str, ...]] = {"criacl": ("g", "d")}   # Cria-CL: generator, discriminator
+METHOD_GROUPS: dict[str, tuple[str, ...]] = {"criacl": ("g", "d"),   # Cria-CL: generator, discriminator
+                                              "uniremoval_da": ("g", "d")}
 
 # Weight files (cir.data.registry ASSETS) a method's frozen loss networks load.
 METHOD_ASSETS: dict[str, tuple[str, ...]] = {
@@ -233,6 +264,7 @@ METHOD_ASSETS: dict[str, tuple[str, ...]] = {
     "drcnet_cr": ("vgg19-dcbb9e9d.pth",),
     "criacl": ("vgg19-dcbb9e9d.pth",),
     "uniremoval_kt": ("vgg19-dcbb9e9d.pth",),
+    "uniremoval_da": ("vgg19-dcbb9e9d.pth",),
 }
 
 # Methods whose options include the preset-dependent iteration scale (set by the job).

@@ -1,6 +1,9 @@
-"""Uni-Removal's first stage, knowledge transfer (Zhang et al., "Uni-Removal", arXiv 2307.05075v1,
-seed 003; notes ``reference/papers/uniremoval.md``): one student learns haze, rain and blur removal
-from three frozen task teachers of the same architecture (MPRNet).
+"""Uni-Removal's two training stages (Zhang et al., "Uni-Removal", arXiv 2307.05075v1, seed 003;
+notes ``reference/papers/uniremoval.md``): knowledge transfer (:class:`UniRemovalKT`: one student
+learns haze, rain and blur removal from three frozen task teachers of the same architecture,
+MPRNet) and domain adaptation to real images (:class:`UniRemovalDA`, below).
+
+Knowledge transfer.
 
 Each sample of the batch carries its task (``batch["task"]``: the index of its training folder,
 :class:`cir.data.paired.PatchSampler` with ``labelled=True``); option ``task_teachers`` names the
@@ -144,3 +147,115 @@ class UniRemovalKT(Method):
                                   tau=o["tau"], form=o["form"], negative_mask=other_task)
             terms["fg"] = o["alpha2"] * alpha1 * fg
         return PhaseOutput(terms, logs)
+
+
+class UniRemovalDA(Method):
+    """Uni-Removal's second stage, domain adaptation (eqs. 7-13): the knowledge-transfer student
+    (the experiment's ``init``) fine-tuned without labels on real degraded images (``batch["lq"]``,
+    with their degradation type ``batch["task"]``) and real clear images (``batch["clear"]``), from
+    :class:`cir.data.unpaired.UnpairedSampler`, against a discriminator::
+
+        L_da = L_gan + lambda2 * L_idt + lambda3 * (L_eig + lambda1(epoch) * L_efg)   (eqs. 12-13)
+
+    * ``L_gan``: the paper gives no discriminator and prints eq. (7) oddly; ours (recorded): the
+      least-squares GAN of CycleGAN, whose identity loss and Adam beta1 0.5 the paper uses, with its
+      default PatchGAN (``discriminator``: ndf 64, 3 layers, InstanceNorm). The generator term is
+      ``(D(S(x_r)) - 1)^2``; the discriminator's ``d_weight * [(D(real) - 1)^2 + D(S(x_r))^2]`` with
+      ``real`` the clear images (``d_real: clear``, the text: D separates restored images from
+      real-world clear ones) or the student's outputs on them (``d_real: restored_clear``, eq. 7's
+      ``G_S(x_c)``); ``gan: printed`` takes eq. (7) as printed for the generator instead;
+    * ``L_idt = |S(x_c) - x_c|_1`` (eq. 8);
+    * ``L_eig`` (eq. 11): anchor ``phi(S(x_r))``, positives the student's outputs on the clear batch
+      ``phi(S(x_c^p))`` (all of them, eq. 9's weakly correlated positives), negatives the real
+      degraded inputs ``phi(x_r^q)``; ``L_efg`` (eq. 10): anchor the student's features of ``x_r``,
+      positives its features of the clear batch, negatives its features of the real degraded
+      samples of *another* type;
+    * ``lambda1`` = 0.5 x 0.99 per epoch, ``lambda2`` = ``lambda3`` = 0.1; the printed ``lambda4``
+      = 0.01 appears in no equation and is not used.
+
+    Table V's rows are the switches: ``eicl``/``efcl`` off is "KT + BDA" (GAN and identity only).
+    The degraded and clear images go through the student in one call; VGG19 sees the degraded inputs
+    without gradients and the student's outputs in one call with gradients.
+    """
+
+    name = "uniremoval_da"
+    groups = ("g", "d")
+    loss_names = ("gan", "idt", "eig", "efg", "lambda1", "d_real", "d_fake")
+    defaults: dict[str, Any] = _defaults("uniremoval_da")
+
+    def __init__(self, student, teachers=None, options=None, *, where="options"):
+        super().__init__(student, teachers, options, where=where)
+        from cir.models.discriminator import build_patch_discriminator
+
+        o = self.options
+        self.where = where
+        if o["form"] not in FORMS:
+            raise ConfigError(f"{where}.form: {o['form']!r} is not one of {list(FORMS)}")
+        if len(o["vgg_weights"]) != len(o["vgg_layers"]):
+            raise ConfigError(f"{where}.vgg_weights: {len(o['vgg_weights'])} weights for "
+                              f"{len(o['vgg_layers'])} vgg_layers")
+        try:
+            check_layer_names(student, [o["feature_layer"]], role="student")
+        except KeyError as exc:
+            raise ConfigError(f"{where}.feature_layer: {exc}") from exc
+        try:
+            self.discriminator = build_patch_discriminator(**dict(o["discriminator"]))
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"{where}.discriminator: {exc}") from exc
+        self.encoder = None
+        if o["eicl"]:
+            self.encoder, self.stand_ins = build_vgg_encoder(
+                o["encoder_weights"], arch="vgg19", layers=o["vgg_layers"], input_norm=bool(o["input_norm"]),
+                input_range="0_1", allow_random=bool(o["encoder_stand_in"]),
+                stand_in_divisor=int(o["encoder_stand_in_divisor"]))
+
+    def trainable(self):
+        return {"g": [self.student], "d": [self.discriminator]}
+
+    def frozen(self):
+        nets = super().frozen()
+        if self.encoder is not None:
+            nets["encoder"] = self.encoder
+        return nets
+
+    def phase(self, group, batch, step, context):
+        from cir.losses.uniremoval import lsgan_discriminator_loss, lsgan_generator_loss, printed_gan_loss
+
+        o = self.options
+        if group == "d":
+            real_scores, fake_scores = self.discriminator(context["real"]), self.discriminator(context["fake"])
+            return PhaseOutput({"d": lsgan_discriminator_loss(real_scores, fake_scores, d_weight=o["d_weight"])},
+                               {"d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean()})
+        lq, clear, task = batch["lq"], batch["clear"], batch["task"]
+        b = lq.shape[0]
+        layer = o["feature_layer"]
+        with FeatureTaps(self.student, [layer]) as taps:
+            out = self.student(torch.cat([lq, clear], dim=0))
+            feats = taps.feature(layer)
+        restored, restored_clear = out[:b], out[b:]
+        f_r, f_c = flatten_features(feats[:b]), flatten_features(feats[b:])
+        context["fake"] = restored.detach()
+        context["real"] = clear if o["d_real"] == "clear" else restored_clear.detach()
+        if o["gan"] == "printed":
+            gan = printed_gan_loss(self.discriminator(restored), self.discriminator(restored_clear))
+        else:
+            gan = lsgan_generator_loss(self.discriminator(restored))
+        terms = {"gan": gan, "idt": o["lambda2"] * (restored_clear - clear).abs().mean()}
+        lambda1 = decayed(o["lambda1"], step, int(o["steps_per_epoch"]), o["decay"])
+        if o["eicl"]:
+            with torch.inference_mode():
+                refs = self.encoder(lq)
+            refs = [r.clone() for r in refs]
+            eig = lq.new_zeros(())
+            for f_out, ref, w in zip(self.encoder(out), refs, o["vgg_weights"]):
+                anchor, positives = flatten_features(f_out[:b]), flatten_features(f_out[b:])
+                eig = eig + float(w) * contrastive_loss(
+                    anchor, positives.unsqueeze(0).expand(b, -1, -1),
+                    flatten_features(ref).unsqueeze(0).expand(b, -1, -1), tau=o["tau"], form=o["form"])
+            terms["eig"] = o["lambda3"] * eig
+        if o["efcl"]:
+            other_type = task.unsqueeze(1) != task.unsqueeze(0)
+            efg = contrastive_loss(f_r, f_c.unsqueeze(0).expand(b, -1, -1), f_r.unsqueeze(0).expand(b, -1, -1),
+                                   tau=o["tau"], form=o["form"], negative_mask=other_type)
+            terms["efg"] = o["lambda3"] * lambda1 * efg
+        return PhaseOutput(terms, {"lambda1": torch.tensor(lambda1)})

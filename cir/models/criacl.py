@@ -70,7 +70,8 @@ Sizes. The public configuration (nf 64, nb 23, gc 32, code head) has 17,286,473 
 ``nb`` gives (nb 19: 14.41 M, nb 20: 15.13 M). The paper head at nb 23 has 17,284,397
 (:data:`PAPER_HEAD_PARAMS`): 468,096 in the two branches and 118,314 in ``F_beta``, no tails.
 
-Discriminator (:class:`PatchDiscriminator`): the code's ``NLayerDiscriminator`` (pix2pix's
+Discriminator (:class:`PatchDiscriminator`, in :mod:`cir.models.discriminator`, shared with
+Uni-Removal): the code's ``NLayerDiscriminator`` (pix2pix's
 PatchGAN): 4x4 convs, ``ndf`` filters doubling up to 8x, ``n_layers`` stride-2 stages, a stride-1
 stage and a 1-channel stride-1 output conv, BatchNorm and LeakyReLU 0.2 [``model.<i>``]. As in
 that code the convs followed by a norm have no bias. ``ndf=64, n_layers=3``: 2,765,633 parameters
@@ -96,6 +97,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cir.errors import CirError, ConfigError
+from cir.models.discriminator import (  # noqa: F401 - Cria-CL's discriminator, re-exported
+    PATCH_D_DEFAULTS,
+    PUBLIC_D_PARAMS,
+    PatchDiscriminator,
+    build_patch_discriminator,
+)
 from cir.models.weights import check_state_dict, expected_shapes, unwrap_state_dict
 
 CITATION = ("Y. Shi, H. Li, S. Zhang, Z. Yang and X. Wang, Criteria Comparative Learning for Real-scene "
@@ -113,9 +120,6 @@ PAPER_HEAD_PARAMS = 17_284_397  # paper head
 ESRGAN_PARAMS = 16_697_987  # the trunk and reconstruction alone (ESRGAN's RRDBNet)
 PUBLISHED_PARAMS_M = 14.8  # Table VII, "Params (M)"
 
-PATCH_D_DEFAULTS: dict[str, Any] = {"ndf": 64, "n_layers": 3, "norm": "batch"}
-PUBLIC_D_PARAMS = 2_765_633  # ndf 64, n_layers 3, BatchNorm
-NORMS = ("batch", "none")
 
 PAD_MULTIPLE = 1  # fully convolutional: any input size
 
@@ -259,32 +263,6 @@ class CriaCLNet(nn.Module):
         return (p["out"], p["unif"], p["align"]) if branches else p["out"]
 
 
-class PatchDiscriminator(nn.Module):
-    """The public code's ``NLayerDiscriminator`` (PatchGAN): a map of real/fake logits, one per
-    overlapping patch; see the module docstring. Keys ``model.<i>`` as in the code."""
-
-    def __init__(self, ndf: int = 64, n_layers: int = 3, norm: str = "batch", in_nc: int = 3):
-        super().__init__()
-        _validate_d(ndf=ndf, n_layers=n_layers, norm=norm, in_nc=in_nc)
-        with_norm = norm == "batch"
-
-        def norm_layer(ch: int) -> nn.Module:
-            return nn.BatchNorm2d(ch) if with_norm else nn.Identity()
-
-        layers: list[nn.Module] = [nn.Conv2d(in_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        mult = 1
-        for n in range(1, n_layers + 1):
-            prev, mult = mult, min(2 ** n, 8)
-            stride = 2 if n < n_layers else 1
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=not with_norm),
-                       norm_layer(ndf * mult), nn.LeakyReLU(0.2)]
-        layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
-        self.model = nn.Sequential(*layers)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -309,14 +287,6 @@ def _validate(**p: Any) -> None:
         raise _bad("criacl", "mask_upsample", p["mask_upsample"], "'bilinear' or 'nearest'")
 
 
-def _validate_d(**p: Any) -> None:
-    for key in ("ndf", "n_layers", "in_nc"):
-        if not _is_int(p[key]) or p[key] < 1:
-            raise _bad("patch discriminator", key, p[key], "an integer >= 1")
-    if p["norm"] not in NORMS:
-        raise _bad("patch discriminator", "norm", p["norm"], "'batch' or 'none'")
-
-
 def _check_known(arch: str, params: Mapping[str, Any], valid: Mapping[str, Any]) -> None:
     unknown = sorted(set(params) - set(valid))
     if unknown:
@@ -329,13 +299,6 @@ def build_criacl(scale: int = 4, **params: Any) -> CriaCLNet:
     (the public configuration; ``head="paper"`` for the paper's head)."""
     _check_known("criacl", params, CRIACL_DEFAULTS)
     return CriaCLNet(scale, **{**CRIACL_DEFAULTS, **params})
-
-
-def build_patch_discriminator(**params: Any) -> PatchDiscriminator:
-    """The PatchGAN discriminator; ``params`` override :data:`PATCH_D_DEFAULTS` (and ``in_nc``, 3)."""
-    valid = {**PATCH_D_DEFAULTS, "in_nc": 3}
-    _check_known("patch discriminator", params, valid)
-    return PatchDiscriminator(**{**valid, **params})
 
 
 # -- official weight files -------------------------------------------------------------------------
