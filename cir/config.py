@@ -17,11 +17,14 @@ from cir.architectures import ARCH_NAMES
 from cir.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+# libyaml's parser where PyYAML has it (the same safe constructors and resolver, about 10x faster:
+# the Snakefile, every CLI and the config check read config.yaml)
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BUILTIN_SETS = ("skimage_train", "skimage_test")
 
 
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=YAML_LOADER)
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -31,7 +34,7 @@ def load_yaml(path: str | Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -26,7 +26,7 @@ KINDS = ("tables", "figures", "complexity", "efficiency", "curves")
 def _load() -> tuple[dict, ...]:
     loaded: dict[str, dict[str, dict]] = {kind: {} for kind in KINDS}
     for path in sorted(PAPER_DIR.glob("*/tables.yaml")):
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         for kind, out in loaded.items():
             for tid, entry in (doc.get(kind) or {}).items():
                 if any(tid in other for other in loaded.values()):
