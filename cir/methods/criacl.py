@@ -33,7 +33,8 @@ them, all against the ground truth ``I_hf``:
   SSIM and perceptual criteria of ``I_align`` are weighted by ``S`` and those of ``I_unif`` by
   ``S~`` ("only the pixels inside the spatial view take part"; the masks are resized to each
   feature map by area averaging). The adversarial criterion is a relativistic mean over patch
-  logits and is not masked.
+  logits and is not masked. The masks are not detached: the criteria's gradient reaches the
+  projector too (the paper does not say otherwise).
 
 ``assignment: code`` is the authors' released training step (``SRGAN_al_model``; notes 1.2): the
 criteria are the *weighted* losses; the anchor ``w_pix L1(I_SR)`` is not in the total;
