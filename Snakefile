@@ -1,4 +1,4 @@
-# cir: data -> teachers -> students -> evaluation -> tables.
+# cir: data -> teachers -> students -> domain adaptation -> evaluation -> tables.
 #   snakemake --cores 4 results/tables/table2.csv                 (demo preset, offline)
 #   snakemake -n results/tables/table2.csv --config preset=paper  (paper preset, dry run)
 #   snakemake --profile profiles/slurm --workflow-profile none results/tables/table2.csv --config preset=paper
@@ -20,6 +20,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/teachers.smk"
 include: "rules/students.smk"
+include: "rules/adapt.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/study.smk"
@@ -39,6 +40,7 @@ localrules:
     drcnet_all,
     complexity_table,
     criacl_all,
+    uniremoval_all,
     val_curves,
 
 

@@ -20,7 +20,7 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 # libyaml's parser where PyYAML has it (the same safe constructors and resolver, about 10x faster:
 # the Snakefile, every CLI and the config check read config.yaml)
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-BUILTIN_SETS = ("skimage_train", "skimage_test")
+BUILTIN_SETS = ("skimage_train", "skimage_test", "skimage_adapt", "skimage_clear")
 
 
 def load_schema() -> dict:
@@ -107,9 +107,15 @@ def _check_semantics(cfg: dict, source: str) -> None:
                             f"allowed values: {', '.join(sorted(METHOD_NAMES))}")
             continue
         _check_options(name, exp, problems)
-        for tname, texp in exp.get("teachers", {}).items():
+        for tname, tref in exp.get("teachers", {}).items():
             # "teacher" is a teacher's network; other frozen networks a method takes (SPN's fixed
             # pretrained negative) may come from any other experiment
+            texp, ttask = teacher_ref(tref)
+            if ttask is not None:
+                try:
+                    parse_task(ttask, f"{at}.teachers.{tname}.task")
+                except ConfigError as exc:
+                    problems.append(str(exc))
             if tname == "teacher" and texp not in teachers_ok:
                 problems.append(f"{at}.teachers.{tname}: {texp!r} is not a teacher experiment; "
                                 f"allowed values: {', '.join(teachers_ok)}")
@@ -140,7 +146,7 @@ def _check_semantics(cfg: dict, source: str) -> None:
                 problems.append(f"{at}.experiments.{i}: {exp!r} is not an experiment; "
                                 f"allowed values: {', '.join(exps)}")
             else:
-                for texp in exps[exp].get("teachers", {}).values():
+                for texp in (teacher_ref(t)[0] for t in exps[exp].get("teachers", {}).values()):
                     if texp not in preset["experiments"]:
                         problems.append(f"{at}.experiments: {exp!r} needs teacher experiment {texp!r}, "
                                         f"which is not listed")
@@ -281,6 +287,27 @@ def task_data(preset: dict, task: str) -> dict:
     return {"train": list(d["train"]), "test": list(d["test"])}
 
 
+def teacher_ref(value: str | dict) -> tuple[str, str | None]:
+    """``(experiment, task)`` of an experiment's teacher entry: a teacher experiment's name (trained at
+    the student's task: task None) or ``{experiment, task}`` (trained at another task)."""
+    if isinstance(value, dict):
+        return value["experiment"], value["task"]
+    return value, None
+
+
+def task_adapt_data(preset: dict, task: str) -> dict | None:
+    """``{"degraded": [...], "clear": [...]}``: the unpaired sets of ``task``'s domain adaptation
+    (``data.per_task.<task>.adapt``; Uni-Removal), or None."""
+    own = preset["data"].get("per_task", {}).get(task, {}).get("adapt")
+    return {"degraded": list(own["degraded"]), "clear": list(own["clear"])} if own else None
+
+
+def task_visual_set(preset: dict, task: str) -> str:
+    """The test set the visual comparison of ``task`` shows: ``data.per_task.<task>.visual``, else
+    the task's first test set."""
+    return preset["data"].get("per_task", {}).get(task, {}).get("visual") or task_data(preset, task)["test"][0]
+
+
 def task_noise_pool(preset: dict, task: str) -> str | None:
     """The noise pool (``<data>/noise/<name>``) whose patches ``task``'s training adds to its LR patches
     (``data.per_task.<task>.noise_pool``; Impressionism's recipe, Cria-CL), or None."""
@@ -304,11 +331,14 @@ def backbone_arch(preset: dict, backbone: str) -> str:
 def valid_data_sets(source: str, task: str) -> tuple[str, ...]:
     """The data-set names a preset with data ``source`` may use for ``task``."""
     from cir.data.registry import DATASETS, PAIRED_DATASETS
-    from cir.tasks import FAMILY_SUFFIX, parse_task, synthetic_set_name
+    from cir.tasks import FAMILY_SUFFIX, RESTORATION_TASKS, parse_task, synthetic_set_name
 
     t = parse_task(task)
     if t.kind == "sr":
         return BUILTIN_SETS if source == "builtin" else tuple(DATASETS)
+    mixes = RESTORATION_TASKS[t.kind].mixes
+    if mixes:   # a mixture of tasks (Uni-Removal): the sets of each of them
+        return tuple(dict.fromkeys(n for kind in mixes for n in valid_data_sets(source, kind)))
     if source == "builtin":
         return tuple(synthetic_set_name(c, task, f) for c in BUILTIN_SETS for f in FAMILY_SUFFIX)
     from cir.data.registry import IMPRESSIONISM_PAIRS
@@ -337,6 +367,19 @@ def _check_data(pname: str, preset: dict, problems: list[str]) -> None:
                 problems.append(f"{at}.per_task.{task}.noise_pool: {entry['noise_pool']!r} is not <set> or "
                                 f"<set>-p<patch> of a data set of this preset (e.g. {task_data(preset, task)['train'][0]}"
                                 f"-p32)")
+        if "adapt" in entry:
+            from cir.data.registry import DATASETS, PAIRED_DATASETS
+
+            degraded_ok = set(valid_data_sets(source, task))
+            clear_ok = degraded_ok | set(BUILTIN_SETS) | (set(DATASETS) | set(PAIRED_DATASETS) if source == "download" else set())
+            for split, ok in (("degraded", degraded_ok), ("clear", clear_ok)):
+                for i, ds in enumerate(entry["adapt"][split]):
+                    if ds not in ok:
+                        problems.append(f"{at}.per_task.{task}.adapt.{split}.{i}: {ds!r} is not a {source} data set "
+                                        f"of task {task!r}; allowed values: {', '.join(sorted(ok))}")
+        if "visual" in entry and entry["visual"] not in entry.get("test", []):
+            problems.append(f"{at}.per_task.{task}.visual: {entry['visual']!r} is not one of the task's test sets "
+                            f"({', '.join(entry.get('test', []))})")
         if "convention" in entry and entry["convention"] not in CONVENTION_NAMES:
             problems.append(f"{at}.per_task.{task}.convention: {entry['convention']!r} is not allowed; "
                             f"allowed values: {', '.join(CONVENTION_NAMES)}")

@@ -39,7 +39,7 @@ HEADER = """\
 # rules/report.smk, the efficiency table, visual comparisons and training curves.
 DVC_TARGETS: tuple[str, ...] = ("results/tables/table2.csv", "results/tables/table1.csv", "results/tables/table3.csv",
                                  "results/tables/table4.csv", "all_figures", "mcir_all", "drcnet_all",
-                                 "criacl_all")
+                                 "criacl_all", "uniremoval_all")
 
 
 def snakemake_jobs(targets: str | Sequence[str], preset: str, workdir: str | Path = ".") -> list[dict]:

@@ -84,6 +84,13 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
             train["init"].get("experiment") != cfgmod.split_replica(experiment)[0]:
         init = copy.deepcopy(train["init"])   # the recipe's start (Cria-CL: a PSNR-oriented RRDB's trunk)
     groups = copy.deepcopy(exp.get("groups", {}))
+    kind = exp.get("data", "paired")
+    adapt = None
+    if kind == "unpaired":   # domain adaptation: real degraded and clear images, no pairs (Uni-Removal)
+        adapt = cfgmod.task_adapt_data(preset, t.name)
+        if adapt is None:
+            raise ConfigError(f"experiments.{experiment}.data: unpaired needs presets.{preset_name}.data.per_task."
+                              f"{t.name}.adapt (its degraded and clear sets)")
     return {
         "format": FORMAT,
         "preset": preset_name,
@@ -98,11 +105,13 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
         # the preset's network of the backbone, with what the experiment changes (DRCNet's sweeps)
         "model": {"arch": arch, "scale": t.scale,
                   "params": {**model_params(preset, backbone, role), **copy.deepcopy(exp.get("model", {}))}},
-        "teachers": {name: {"experiment": texp, "model": {"arch": arch, "scale": t.scale}}
-                     for name, texp in exp.get("teachers", {}).items()},
+        # a teacher trained at another task (Uni-Removal's haze, rain and blur teachers) says which
+        "teachers": {name: {"experiment": texp, "task": ttask or t.name, "model": {"arch": arch, "scale": t.scale}}
+                     for name, (texp, ttask) in ((n, cfgmod.teacher_ref(v)) for n, v in exp.get("teachers", {}).items())},
         "init": init,
-        "data": {"kind": exp.get("data", "paired"), "source": preset["data"]["source"],
-                 "train": sets["train"], "val": sets["test"][0],
+        "data": {"kind": kind, "source": preset["data"]["source"],
+                 "train": adapt["degraded"] if adapt else sets["train"], "val": sets["test"][0],
+                 **({"clear": adapt["clear"]} if adapt else {}),
                  "lr_patch": train["lr_patch"], "augment": train["augment"],
                  "patch_schedule": copy.deepcopy(train.get("patch_schedule")),
                  "pad_small": bool(train.get("pad_small", False)),

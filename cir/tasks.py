@@ -36,8 +36,9 @@ _SR = re.compile(r"^x([2-8])$")
 @dataclass(frozen=True)
 class RestorationTask:
     convention: str     # metric convention of the papers' tables for the task
-    degradation: str    # cir.data.synthetic kind that makes offline pairs for it
+    degradation: str | None   # cir.data.synthetic kind that makes offline pairs for it (None: a mixture)
     scale: int = 1      # output size / input size of its pairs (real-world SR: 4)
+    mixes: tuple[str, ...] = ()   # a mixture of tasks: the kinds whose data sets it trains and tests on
 
 
 # restoration tasks with pairs of their own: the metric convention of the papers' tables and the synthetic
@@ -52,10 +53,13 @@ RESTORATION_TASKS: dict[str, RestorationTask] = {
     "realsr": RestorationTask("criacl_realsr", "realsr", 4),
     # CameraSR (City100): a camera's wide shot aligned to its zoomed shot, same size (Cria-CL Table IV, x1)
     "camerasr": RestorationTask("criacl_realsr", "camera", 1),
+    # one network for several degradations (Uni-Removal: haze, rain and blur): its training folders are
+    # the three tasks' pair sets, one per task, the sampler labels each sample with its folder
+    "unified": RestorationTask("uniremoval", None, 1, ("dehaze", "derain", "deblur")),
 }
 # metric conventions of cir.eval.metrics.CONVENTIONS (a test keeps the two lists equal)
 CONVENTION_NAMES = ("dckd_sr", "deblur_rgb", "derain_y", "derain_y_matlab", "dehaze_rgb", "criacl_realsr",
-                    "criacl_realsr_y", "uniremoval_real")
+                    "criacl_realsr_y", "uniremoval", "uniremoval_real")
 _KINDS = "|".join(RESTORATION_TASKS)
 TASK_PATTERN = rf"x[2-8]|(?:{_KINDS})(?:_[a-z0-9]+)?"
 _VARIANT = re.compile(rf"^({_KINDS})(?:_([a-z0-9]+))?$")
@@ -99,6 +103,9 @@ def synthetic_set_name(clean_set: str, task: str, family: str = "synthetic") -> 
     t = parse_task(task)
     if t.kind == "sr":
         raise ConfigError(f"{task}: SR pairs are bicubic, not a synthetic degradation")
+    if t.degradation is None:
+        raise ConfigError(f"{task}: a mixture of tasks ({', '.join(RESTORATION_TASKS[t.kind].mixes)}) has no "
+                          "degradation of its own; name its tasks' sets")
     if family not in FAMILY_SUFFIX:
         raise ConfigError(f"family {family!r} is not allowed; allowed values: {', '.join(FAMILY_SUFFIX)}")
     return f"{clean_set}_{t.degradation}{FAMILY_SUFFIX[family]}"
@@ -106,7 +113,7 @@ def synthetic_set_name(clean_set: str, task: str, family: str = "synthetic") -> 
 
 def parse_synthetic_set(name: str, clean_sets) -> tuple[str, str, str] | None:
     """``(clean set, degradation, family)`` of a synthetic set name, or None if it is not one."""
-    kinds = {r.degradation for r in RESTORATION_TASKS.values()}
+    kinds = {r.degradation for r in RESTORATION_TASKS.values() if r.degradation}
     for clean in clean_sets:
         for kind in kinds:
             for family, suffix in FAMILY_SUFFIX.items():

@@ -5,6 +5,8 @@
 import json
 import os
 
+from snakemake.exceptions import WorkflowError
+
 from cir import spec as cir_spec
 from cir.config import backbone_arch
 from cir.methods.catalog import METHOD_ASSETS
@@ -23,7 +25,13 @@ EXPERIMENTS = cir_config.experiments_with_replicas(
 # Any experiment of config.yaml can be built in any preset (the ablation tables use their own
 # rows); a preset's `experiments` list is what Table 2 runs.
 TEACHER_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "teacher"]
-STUDENT_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "student"]
+# students trained on pairs (rules/students.smk) and by domain adaptation on unpaired images (rules/adapt.smk)
+STUDENT_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "student" and x.get("data") != "unpaired"]
+ADAPT_EXPS = [e for e, x in EXPERIMENTS.items() if x["role"] == "student" and x.get("data") == "unpaired"]
+# teachers trained here: all of them at teacher_init: pretrain, else those with an init of their own
+# (Uni-Removal's dehazing MPRNet: no published one); the others are imported (rules/teachers.smk)
+TRAINED_TEACHERS = [e for e in TEACHER_EXPS if PRESET["teacher_init"] == "pretrain" or "init" in EXPERIMENTS[e]]
+IMPORTED_TEACHERS = [e for e in TEACHER_EXPS if e not in TRAINED_TEACHERS]
 TASKS = PRESET["tasks"]
 
 
@@ -62,7 +70,28 @@ def summary_file(task, backbone, exp):
 
 
 def train_dirs(wc):
+    """The training folders: the task's pair folders, or, for domain adaptation (data: unpaired), the
+    folders of its real degraded images (the adapt sets' LR/ images)."""
+    if EXPERIMENTS[wc.exp].get("data") == "unpaired":
+        return [pairs_dir(d, wc.task) for d in adapt_sets(wc.task)["degraded"]]
     return [pairs_dir(d, wc.task) for d in task_sets(wc.task)["train"]]
+
+
+def adapt_sets(task):
+    sets = cir_config.task_adapt_data(PRESET, task)
+    if sets is None:
+        raise WorkflowError(f"presets.{P}.data.per_task.{task}.adapt: not set; the domain adaptation of {task} "
+                            "needs its degraded and clear sets")
+    return sets
+
+
+def clear_dir(dataset, task):
+    """A clear-image folder of domain adaptation: a raw image set (built-in photos, a registry HR
+    set) as downloaded, else a pair folder (its HR/ images)."""
+    from cir.config import BUILTIN_SETS
+    from cir.data.registry import DATASETS
+
+    return f"{DATA}/raw/{dataset}" if dataset in BUILTIN_SETS or dataset in DATASETS else pairs_dir(dataset, task)
 
 
 def val_dir(wc):
@@ -157,12 +186,15 @@ def train_inputs(wc):
     starts from, and, at encoder_init: official, its loss encoder's weights."""
     exp = EXPERIMENTS[wc.exp]
     inputs = {"spec": spec_file(wc.task, wc.backbone, wc.exp), "train": train_dirs(wc), "val": val_dir(wc)}
-    for name, texp in exp.get("teachers", {}).items():
-        inputs[f"teacher_{name}"] = model_file(wc.task, wc.backbone, texp)
+    for name, tref in exp.get("teachers", {}).items():   # a teacher may be trained at another task
+        texp, ttask = cir_config.teacher_ref(tref)
+        inputs[f"teacher_{name}"] = model_file(ttask or wc.task, wc.backbone, texp)
     init = job_spec(wc)["init"]   # the experiment's own, else its recipe's (Cria-CL: a PSNR-oriented RRDB)
     if isinstance(init, dict):
         inputs["init"] = (model_file(wc.task, wc.backbone, init["experiment"]) if "experiment" in init
                           else f"{DATA}/weights/{init['asset']}" if "asset" in init else init["file"])
+    if exp.get("data") == "unpaired":
+        inputs["clear_images"] = [clear_dir(d, wc.task) for d in adapt_sets(wc.task)["clear"]]
     pool = cir_config.task_noise_pool(PRESET, wc.task)
     if pool:   # Impressionism's noise patches, added to the LR patches (Cria-CL on NTIRE 2020)
         inputs["noise"] = f"{DATA}/noise/{pool}"
@@ -179,6 +211,7 @@ def train_args(wc, input):
     args += f" --init {input.init}" if "init" in input.keys() else ""
     args += f" --encoder-weights {input.encoder}" if "encoder" in input.keys() else ""
     args += f" --noise-pool {input.noise}" if "noise" in input.keys() else ""
+    args += "".join(f" --clear-dir {d}" for d in input.clear_images) if "clear_images" in input.keys() else ""
     return args
 
 

@@ -14,17 +14,19 @@ _PYIQA_ASSETS = [n for n in metric_assets.metric_asset_names() if metric_assets.
 _TORCHVISION_ASSETS = [n for n in metric_assets.metric_asset_names() if n not in _PYIQA_ASSETS]
 _PACKAGE_ONLY = [n for n in metric_assets.PACKAGE_FILES if n not in metric_assets.metric_asset_names()]
 
-BUILTIN = ["skimage_train", "skimage_test"]
+from cir.config import BUILTIN_SETS
+
+BUILTIN = list(BUILTIN_SETS)
 # synthetic set suffix (blur, blur_real, ...) -> (degradation, family)
 SYNTH_KINDS = {f"{t.degradation}{suffix}": (t.degradation, family)
-               for t in RESTORATION_TASKS.values() for family, suffix in FAMILY_SUFFIX.items()}
+               for t in RESTORATION_TASKS.values() if t.degradation for family, suffix in FAMILY_SUFFIX.items()}
 
 
 rule builtin_photos:
     output:
         directory(f"{DATA}/raw/skimage_{{split}}"),
     wildcard_constraints:
-        split="train|test",
+        split=alternation(s.removeprefix("skimage_") for s in BUILTIN),
     log:
         f"logs/{P}/data/builtin_{{split}}.log",
     benchmark:

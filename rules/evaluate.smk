@@ -32,3 +32,32 @@ rule evaluate:
         "--out {output} --preset {P} --task {wildcards.task} --backbone {wildcards.backbone} --arch {params.arch} --method {wildcards.exp} "
         "--convention {params.convention} --device {config[device]} "
         "--threads {threads}{params.tile}{params.tlc} --save-images > {log} 2>&1"
+
+
+def input_summary(task):
+    """The scores of ``task``'s degraded test images themselves (a table's input row)."""
+    return f"{RESULTS}/{P}/eval/{task}/input/input/summary.json"
+
+
+rule evaluate_inputs:
+    """The degraded test images scored as they are, no network (Uni-Removal's Hazy / Rainy / Blurry
+    and "Original degraded" rows), with the task's metric convention."""
+    input:
+        unpack(lambda wc: test_dirs(wc)),
+    output:
+        input_summary("{task}"),
+    log:
+        f"logs/{P}/eval/{{task}}_inputs.log",
+    benchmark:
+        f"benchmarks/{P}/eval/{{task}}_inputs.tsv"
+    params:
+        sets=lambda wc: " ".join(f"--test-set {n}={d}" for n, d in test_dirs(wc).items()),
+        convention=lambda wc: cir_config.task_convention(PRESET, wc.task),
+    threads: res("eval", "threads")
+    resources:
+        mem_mb=res("eval", "mem_mb"),
+        runtime=res("eval", "runtime"),
+    shell:
+        "{PY} workflow_scripts/evaluate.py --inputs --scale 1 {params.sets} --out {output} --preset {P} "
+        "--task {wildcards.task} --backbone input --method input --convention {params.convention} "
+        "--device {config[device]} --threads {threads} > {log} 2>&1"

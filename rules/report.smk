@@ -59,9 +59,17 @@ def has_official_weights(backbone, task):
 TABLE_IDS = list(cir_table_defs())
 
 
+def table_inputs(tid):
+    """The summaries table ``tid`` is built from: its runs, and the scores of the degraded inputs of
+    its ``input_task`` (the Hazy / Rainy / Blurry rows of Uni-Removal's tables)."""
+    d = table_def(tid)
+    inputs = [summary_file(t, b, e) for t, b, e in table_runs(tid)]
+    return inputs + ([input_summary(d["input_task"])] if d.get("input_task") else [])
+
+
 rule paper_table:
     input:
-        lambda wc: [summary_file(t, b, e) for t, b, e in table_runs(wc.table)],
+        lambda wc: table_inputs(wc.table),
     output:
         csv=report(f"{RESULTS}/tables/{{table}}.csv", category="Tables", caption="report/table.rst"),
         md=report(f"{RESULTS}/tables/{{table}}.md", category="Tables", caption="report/table.rst"),
@@ -164,25 +172,34 @@ def visual_table(task, backbone):
     ``task``/``backbone`` shows: Table 2 for SR (DCKD Figs. 5-6), Table 3 for deblurring (Fig. 4),
     Table 4 for deraining (Fig. 7)."""
     for tid, d in cir_table_defs().items():
-        if d.get("visual") and task in d["tasks"] and backbone in d["backbones"]:
+        if d.get("visual") and task in d.get("visual_tasks", d["tasks"]) and backbone in d["backbones"]:
             return tid
     raise WorkflowError(f"no table with a visual comparison reports {backbone} at {task}")
 
 
-def visual_experiments(task, backbone):
+def visual_runs(task, backbone):
+    """(task, experiment) of every output the visual comparison shows: the table's rows at ``task``,
+    or, for a table that names its ``visual_tasks`` (Uni-Removal's Figs. 4-6: the task teacher and
+    the unified model), its rows at any task, on ``task``'s visual test set."""
     tid = visual_table(task, backbone)
-    return list(dict.fromkeys(e for t, b, e in table_runs(tid) if t == task and b == backbone))
+    any_task = "visual_tasks" in table_def(tid)
+    return list(dict.fromkeys((t, e) for t, b, e in table_runs(tid) if (t == task or any_task) and b == backbone))
+
+
+def visual_experiments(task, backbone):
+    return [e for _, e in visual_runs(task, backbone)]
 
 
 def visual_set(task):
-    """The compared outputs come from the task's first test set."""
-    return task_sets(task)["test"][0]
+    """The compared outputs come from the task's visual set (data.per_task.<task>.visual), by
+    default its first test set."""
+    return cir_config.task_visual_set(PRESET, task)
 
 
 # (task, backbone) of the visual comparisons of the other visual tables this preset can build
 VISUAL_SETS = FIGURE_SETS + [
     (t, b) for tid, d in cir_table_defs().items() if d.get("visual") and not d.get("rows_from_preset")
-    for t in cir_config.table_choice(PRESET, tid, [], d["tasks"])[1] for b in d["backbones"]
+    for t in cir_config.table_choice(PRESET, tid, [], d.get("visual_tasks", d["tasks"]))[1] for b in d["backbones"]
     if t in TASKS and b in PRESET["backbones"]]
 
 
@@ -220,7 +237,7 @@ rule visual:
     """The same crop of one test image from every method's saved output, with HR and bicubic (SR) or
     the degraded input (scale-1 tasks)."""
     input:
-        summaries=lambda wc: [summary_file(wc.task, wc.backbone, e) for e in visual_experiments(wc.task, wc.backbone)],
+        summaries=lambda wc: [summary_file(t, wc.backbone, e) for t, e in visual_runs(wc.task, wc.backbone)],
         test=lambda wc: pairs_dir(visual_set(wc.task), wc.task),
     output:
         png=report(f"{RESULTS}/figures/visual_{{task}}_{{backbone}}.png", category="Figures",
@@ -462,4 +479,24 @@ rule criacl_all:
     threads: 1
     shell:
         "{PY} workflow_scripts/index_tables.py --title 'Cria-CL tables (preset {P})' --tables {input.tables} "
+        "--figures {input.figures} --out {output} > {log} 2>&1"
+
+
+# the visual comparisons of Uni-Removal's Tables I-III (Figs. 4-6: dehazing, deraining, deblurring)
+UNIREMOVAL_VISUAL_SETS = [(t, b) for t, b in dict.fromkeys(VISUAL_SETS) if visual_table(t, b).startswith("uniremoval_")]
+
+
+rule uniremoval_all:
+    """Every Uni-Removal table this preset can build (results/tables/uniremoval_table1 ...
+    uniremoval_table5) and the visual comparisons of Figs. 4-6, indexed in results/tables/uniremoval_all.md."""
+    input:
+        tables=[f"{RESULTS}/tables/{tid}.csv" for tid in TABLE_IDS if tid.startswith("uniremoval_") and buildable(tid)],
+        figures=[f"{RESULTS}/figures/visual_{t}_{b}.png" for t, b in UNIREMOVAL_VISUAL_SETS],
+    output:
+        f"{RESULTS}/tables/uniremoval_all.md",
+    log:
+        f"logs/{P}/report/uniremoval_all.log",
+    threads: 1
+    shell:
+        "{PY} workflow_scripts/index_tables.py --title 'Uni-Removal tables (preset {P})' --tables {input.tables} "
         "--figures {input.figures} --out {output} > {log} 2>&1"

@@ -1,6 +1,7 @@
-# Stage 2: teachers. Either pretrained here (teacher_init: pretrain) or imported from the
-# official release (teacher_init: official: the weight file comes from rule download_asset
-# in data.smk and is converted into a cir model file that records its provenance).
+# Stage 2: teachers. Either pretrained here (teacher_init: pretrain, or a teacher experiment with an
+# init of its own) or imported from the official release (teacher_init: official: the weight file
+# comes from rule download_asset in data.smk and is converted into a cir model file that records
+# its provenance).
 
 
 def official_asset(wc):
@@ -9,7 +10,7 @@ def official_asset(wc):
     return official_teacher_asset(wc.backbone, wc.task, backbone_arch(PRESET, wc.backbone))
 
 
-if PRESET["teacher_init"] == "pretrain":
+if TRAINED_TEACHERS:
 
     rule train_teacher:
         input:
@@ -17,7 +18,7 @@ if PRESET["teacher_init"] == "pretrain":
         output:
             model_file("{task}", "{backbone}", "{exp}"),
         wildcard_constraints:
-            exp=alternation(TEACHER_EXPS),
+            exp=alternation(TRAINED_TEACHERS),
         log:
             f"logs/{P}/train/{{task}}_{{backbone}}_{{exp}}.log",
         benchmark:
@@ -32,7 +33,8 @@ if PRESET["teacher_init"] == "pretrain":
         shell:
             TRAIN_CMD
 
-else:
+
+if IMPORTED_TEACHERS:
 
     rule import_teacher:
         input:
@@ -40,7 +42,7 @@ else:
         output:
             model_file("{task}", "{backbone}", "{exp}"),
         wildcard_constraints:
-            exp=alternation(TEACHER_EXPS),
+            exp=alternation(IMPORTED_TEACHERS),
         log:
             f"logs/{P}/train/{{task}}_{{backbone}}_{{exp}}.log",
         benchmark:

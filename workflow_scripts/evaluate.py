@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from cir.errors import CirError
-from cir.eval.evaluate import evaluate_model_file
+from cir.eval.evaluate import evaluate_inputs, evaluate_model_file
 from cir.eval.infer import DEFAULT_OVERLAP
 from cir.eval.metrics import CONVENTIONS
 from cir.utils.cli import parse_named_path, run_step
@@ -46,7 +46,10 @@ def _positive_int(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, type=Path, help="cir checkpoint or official weight file")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", type=Path, help="cir checkpoint or official weight file")
+    which.add_argument("--inputs", action="store_true",
+                       help="score the degraded inputs themselves (the tables' input rows; scale 1, no network)")
     p.add_argument("--scale", required=True, type=_positive_int)
     p.add_argument("--test-set", required=True, action="append", type=_test_set, dest="test_sets",
                    metavar="NAME=DIR", help="pair directory with LR/ and HR/ (repeatable)")
@@ -83,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.inputs:
+        if args.scale != 1:
+            parser.error("argument --inputs: the degraded inputs are scored at --scale 1 only")
+        return run_step(lambda: evaluate_inputs(test_sets, args.out, preset=args.preset, convention=args.convention,
+                                                task=args.task, device=args.device))
     return run_step(lambda: evaluate_model_file(
         args.model, test_sets, args.scale, args.out, preset=args.preset, backbone=args.backbone,
         arch=args.arch, method=args.method, device=args.device, tile=args.tile, save_images=args.save_images,

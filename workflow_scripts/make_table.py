@@ -15,6 +15,7 @@ from pathlib import Path
 from cir.errors import CirError
 from cir.utils.cli import run_step
 from cir.report import TABLES, build_table, get_table_spec, load_summaries, write_table
+from cir.report.tables import with_metric_sources
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         spec = get_table_spec(args.table)
         # a setting's row keys (DRCNet's t) come from the table's rows, not from the summary
         own_keys = [k for k in spec.row_keys if k in ("scale", "backbone", "method")]
-        summaries = load_summaries(args.summaries, row_keys=own_keys, metrics=spec.metrics)
+        sources = [spec.metric_sources.get(m, m) for m in spec.metrics]
+        summaries = [with_metric_sources(spec, s)
+                     for s in load_summaries(args.summaries, row_keys=own_keys, metrics=sources)]
         df = build_table(spec, summaries, args.preset, built_methods=args.built_methods)
         write_table(df, args.out, args.out.with_suffix(".md"), title=spec.title, notes=args.note)
 

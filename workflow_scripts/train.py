@@ -17,12 +17,14 @@ from cir.utils.cli import parse_named_path, run_step
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--spec", required=True, help="the job's spec.json (cir/spec.py)")
-    p.add_argument("--train-dir", action="append", required=True, help="prepared pair folder (LR/, HR/)")
+    p.add_argument("--train-dir", action="append", required=True, help="prepared pair folder (LR/, HR/); unpaired specs: a folder of degraded images")
     p.add_argument("--val-dir", help="prepared pair folder for periodic validation")
     p.add_argument("--teacher", action="append", default=[], metavar="NAME=FILE",
                    help="model file of the spec's teacher NAME (repeat for several teachers)")
     p.add_argument("--init", help="model file the student starts from (specs with init: {experiment|file})")
     p.add_argument("--encoder-weights", help="frozen loss-encoder weight file (methods that use one)")
+    p.add_argument("--clear-dir", action="append", default=[],
+                   help="folder of clear images (specs with data.kind unpaired: domain adaptation; a pair folder gives its HR/)")
     p.add_argument("--noise-pool", help="noise patches injected into the LR patches (specs with data.noise_pool)")
     p.add_argument("--out", required=True, help="model file to write; its folder holds checkpoints and logs")
     p.add_argument("--threads", type=int, help="CPU threads of the whole job (shared by its processes)")
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         teachers = dict(parse_named_path(t, "--teacher") for t in a.teacher)
         train_job(spec_path=a.spec, train_dirs=a.train_dir, val_dir=a.val_dir, out=a.out, teachers=teachers,
                   init_file=a.init, encoder_weights=a.encoder_weights, threads=a.threads, device=a.device,
-                  stage_dir=a.stage_dir, noise_pool=a.noise_pool)
+                  stage_dir=a.stage_dir, noise_pool=a.noise_pool, clear_dirs=a.clear_dir)
 
     try:
         return run_step(train)

@@ -10,6 +10,9 @@ Selection (only real RGB photographs; synthetic or gray images are excluded):
   view of a stereo pair; kept out entirely so it can never leak across the split), the gray
   images (``camera``, ``moon``, ``brick``, ...) and the RGBA drawings (``horse``, ``logo``).
 * train (6): astronaut, rocket, motorcycle_left, hubble_deep_field, ihc, retina.
+* adapt (3) / clear (3): the train photos split in two disjoint halves (astronaut, rocket,
+  motorcycle_left / hubble_deep_field, ihc, retina) for Uni-Removal's domain adaptation: degraded
+  images from the first, clear images from the second.
 * test (2): coffee, chelsea. Test images should look like ordinary photographs (a cup on a
   wooden table, a cat's fur and eyes); the train set keeps the less typical images (a deep-sky
   survey, a micrograph, a fundus photograph) where they add texture variety to training.
@@ -45,6 +48,10 @@ SPLITS: dict[str, tuple[str, ...]] = {
         "retina.jpg",
     ),
     "test": ("coffee.png", "chelsea.png"),
+    # Uni-Removal's domain adaptation offline: "real-like" degraded images made from three train
+    # photographs and clear images of the other three (disjoint scenes, as its real clear set X_C)
+    "adapt": ("astronaut.png", "rocket.jpg", "motorcycle_left.png"),
+    "clear": ("hubble_deep_field.jpg", "ihc.png", "retina.jpg"),
 }
 
 

@@ -10,8 +10,9 @@ folders uniformly; positions and flips/transposes (``augment``) uniformly. Every
 resumed run sees the same batches) and the ranks of a data-parallel run take consecutive shares
 of the global batch.
 
-A folder is either a pair folder (its ``LR/`` images are used: a reference-free test set, or the
-degraded side of a paired set) or a plain folder of images. Images are decoded once into memory;
+A folder is either a pair folder (a degraded folder gives its ``LR/`` images: a reference-free set,
+or the degraded side of a paired set; a clear folder its ``HR/`` images, the clean side) or a plain
+folder of images. Images are decoded once into memory;
 an image smaller than the patch is an error naming the file.
 """
 
@@ -28,9 +29,9 @@ from cir.data.images import list_images, read_image
 from cir.errors import DataError
 
 
-def _images_of(folder: str | os.PathLike) -> list[Path]:
+def _images_of(folder: str | os.PathLike, side: str = "LR") -> list[Path]:
     folder = Path(folder)
-    source = folder / "LR" if (folder / "LR").is_dir() else folder
+    source = folder / side if (folder / side).is_dir() else folder
     files = list_images(source)
     if not files:
         raise DataError(f"{source}: no images (an unpaired folder holds images, or a pair folder's LR/)")
@@ -49,7 +50,7 @@ class UnpairedSampler:
         self.degraded = [img for imgs in per_dir for img in imgs]
         self._dir_start = np.cumsum([0] + [len(imgs) for imgs in per_dir])[:-1]
         self._dir_count = np.array([len(imgs) for imgs in per_dir])
-        self.clear = [read_image(f) for d in clear_dirs for f in _images_of(d)]
+        self.clear = [read_image(f) for d in clear_dirs for f in _images_of(d, "HR")]
         for name, images, dirs in (("degraded", self.degraded, degraded_dirs), ("clear", self.clear, clear_dirs)):
             for img in images:
                 if min(img.shape[:2]) < self.patch:

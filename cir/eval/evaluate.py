@@ -274,3 +274,30 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
         summary["metric_convention"] += "; weights: " + ", ".join(f"{m}={w}" for m, w in weights.items())
     write_json(summary_path, summary)
     return summary
+
+
+def evaluate_inputs(test_sets: Mapping[str, str | os.PathLike], summary_path: str | os.PathLike, *, preset: str,
+                    convention: str, task: str | None = None, device: str = "auto") -> dict:
+    """Score the degraded test images themselves (the "Hazy", "Rainy", "Original degraded" rows of
+    Uni-Removal's tables): :func:`evaluate` with the identity in place of a network, at scale 1.
+    The summary's backbone and method are ``input``, its parameter count 0."""
+    specs = convention_specs(convention, 1)
+    dev = resolve_device(device)
+    summary_path = Path(summary_path)
+    round_output = rounds_output(convention)
+    results = evaluate(nn.Identity(), test_sets, 1, dev, summary_path.parent, metrics=specs,
+                       round_output=round_output)
+    summary = {
+        "preset": preset, "scale": 1, "backbone": "input", "method": "input", "model_file": "(the degraded inputs)",
+        "parameters": 0, "stand_ins": [], "device": dev.type,
+        "metric_convention": f"{convention}: {describe_specs(specs)}; the degraded inputs scored, no network",
+        "convention_name": convention, "task": task,
+        "test_sets": {name: {key: r[key] for key in ("n_images", *[s.name for s in specs], "per_image_csv",
+                                                     "sec_per_image", "sec_per_image_by_metric")}
+                      for name, r in results.items()},
+    }
+    weights = next(iter(results.values()))["metric_weights"]
+    if weights:
+        summary["metric_convention"] += "; weights: " + ", ".join(f"{m}={w}" for m, w in weights.items())
+    write_json(summary_path, summary)
+    return summary

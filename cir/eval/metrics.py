@@ -247,6 +247,11 @@ CONVENTIONS: dict[str, Convention] = {
             "Cria-CL real-scene SR on Y (an option): PSNR/SSIM on Y with crop border = scale (the BasicSR "
             "convention of its baselines), LPIPS (AlexNet v0.1) on RGB, NIQE, no crop for LPIPS/NIQE"),
         Convention(
+            "uniremoval", (("psnr", False, 0), ("ssim", False, 0), ("brisque_matlab", None, 0), ("piqe", None, 0)),
+            "Uni-Removal (ours, the paper states no PSNR/SSIM convention): PSNR/SSIM on RGB, no crop, as "
+            "TKL&MR's torchPSNR, on the synthetic test sets; MATLAB brisque() and piqe() on rgb2gray, no crop, "
+            "on the real ones (and on every set)"),
+        Convention(
             "uniremoval_real", (("brisque_matlab", None, 0), ("piqe", None, 0)),
             "Uni-Removal real-world tables: MATLAB brisque() and piqe() ('the official MATLAB functions "
             "provided for these two evaluators'), on MATLAB rgb2gray, no crop"),

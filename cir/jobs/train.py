@@ -106,7 +106,8 @@ def train_job(*, spec_path: str | os.PathLike, train_dirs: Sequence[str | os.Pat
               teachers: dict[str, str | os.PathLike] | None = None, init_file: str | os.PathLike | None = None,
               encoder_weights: str | os.PathLike | None = None, threads: int | None = None,
               device: str = "auto", progress: bool = True, stage_dir: str | None = None,
-              noise_pool: str | os.PathLike | None = None) -> Path:
+              noise_pool: str | os.PathLike | None = None,
+              clear_dirs: Sequence[str | os.PathLike] = ()) -> Path:
     """Train the job described by ``spec_path`` and write the model file ``out``.
 
     The run folder (checkpoints, logs) is the folder of ``out``; starting the same job again
@@ -121,7 +122,7 @@ def train_job(*, spec_path: str | os.PathLike, train_dirs: Sequence[str | os.Pat
         return _train(job, parallel, dev, train_dirs=train_dirs, val_dir=val_dir, out=out,
                       teachers=dict(teachers or {}), init_file=init_file, encoder_weights=encoder_weights,
                       threads=threads, device=device, progress=progress, stage_dir=stage_dir,
-                      noise_pool=noise_pool)
+                      noise_pool=noise_pool, clear_dirs=list(clear_dirs))
     finally:
         if parallel is not None:
             ddp.teardown()
@@ -148,7 +149,8 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
            train_dirs: Sequence[str | os.PathLike], val_dir: str | os.PathLike | None, out: str | os.PathLike,
            teachers: dict[str, str | os.PathLike], init_file: str | os.PathLike | None,
            encoder_weights: str | os.PathLike | None, threads: int | None, device: str, progress: bool,
-           stage_dir: str | None, noise_pool: str | os.PathLike | None = None) -> Path:
+           stage_dir: str | None, noise_pool: str | os.PathLike | None = None,
+           clear_dirs: Sequence[str | os.PathLike] = ()) -> Path:
     from cir.data.paired import PatchSampler
     from cir.data.staging import stage_root
 
@@ -181,7 +183,15 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
                           f"{pool!r}, but --noise-pool {noise_pool!r} was given" if noise_pool else
                           f"presets.{spec['preset']}.data.per_task.{spec['task']}.noise_pool: {pool!r} needs "
                           f"--noise-pool FOLDER (the pool's patches)")
+    kind = spec["data"].get("kind", "paired")
+    if (kind == "unpaired") != bool(clear_dirs):
+        raise ConfigError(f"{where}.data: {kind} training data " + ("needs --clear-dir FOLDER (the clear images of "
+                          "its domain adaptation)" if kind == "unpaired" else f"takes no --clear-dir (given {list(clear_dirs)})"))
+    if kind == "labelled" and len(train_dirs) != len(spec["data"]["train"]):
+        raise ConfigError(f"{where}.data: labelled training data takes one folder per training set "
+                          f"({spec['data']['train']}); given {len(train_dirs)}")
     inputs = {f"train:{i}": d for i, d in enumerate(train_dirs)}
+    inputs.update({f"clear:{i}": d for i, d in enumerate(clear_dirs)})
     inputs.update({"val": val_dir, "init": init_file, "encoder": encoder_weights, "noise": noise_pool})
     inputs.update({f"teacher:{k}": v for k, v in teachers.items()})
     identity = spec_mod.run_identity(spec, inputs)
@@ -218,10 +228,17 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
     method.rec_loss = reconstruction_loss(t.get("rec_loss", "l1"))
 
     schedule = spec["data"].get("patch_schedule")
-    sampler = PatchSampler(list(read_train), scale, spec["data"]["lr_patch"], t["batch_size"], t["seed"],
-                           spec["data"]["augment"], **({"schedule": [tuple(r) for r in schedule]} if schedule else {}),
-                           pad_small=spec["data"].get("pad_small", False), noise_pool=noise_pool)
-    if sampler.storage == "disk":  # decode each rank's share into the shared cache once, before step 0
+    if kind == "unpaired":   # real degraded images per type + clear images (Uni-Removal's adaptation)
+        from cir.data.unpaired import UnpairedSampler
+
+        sampler = UnpairedSampler(list(read_train), list(clear_dirs), spec["data"]["lr_patch"], t["batch_size"],
+                                  t["seed"], spec["data"]["augment"])
+    else:
+        sampler = PatchSampler(list(read_train), scale, spec["data"]["lr_patch"], t["batch_size"], t["seed"],
+                               spec["data"]["augment"], **({"schedule": [tuple(r) for r in schedule]} if schedule else {}),
+                               pad_small=spec["data"].get("pad_small", False), noise_pool=noise_pool,
+                               labelled=kind == "labelled")
+    if getattr(sampler, "storage", "memory") == "disk":  # decode each rank's share into the shared cache once, before step 0
         sampler.fill_cache(parallel.rank if parallel else 0, world)
         if parallel is not None:
             parallel.barrier()
@@ -236,6 +253,7 @@ def _train(spec: dict, parallel: ddp.DataParallel | None, dev: torch.device, *,
         "teacher_files": {k: str(v) for k, v in teachers.items()},
         "init_file": str(init_file) if init_file else None, "convention": spec["convention"],
         "parameters": count_parameters(student), "train_sets": [str(d) for d in train_dirs],
+        "clear_sets": [str(d) for d in clear_dirs],
         "stand_ins": stand_ins, "world_size": world, "spec_hash": spec_mod.spec_hash(spec),
     }
     out = Path(out)

@@ -12,7 +12,7 @@ from typing import Any
 
 from cir.errors import ConfigError
 
-DEFAULT_DECIMALS: Mapping[str, int] = {"psnr": 2, "ssim": 4, "lpips": 4, "niqe": 3}
+DEFAULT_DECIMALS: Mapping[str, int] = {"psnr": 2, "ssim": 4, "lpips": 4, "niqe": 3, "brisque": 3, "piqe": 3}
 
 # Values of the ``status`` column.
 STATUS_OURS = "ours"
@@ -71,6 +71,12 @@ class TableSpec:
     row_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # runs (training seeds) per row whose mean the table reports (DRCNet's Table 1: three)
     runs: int = 1
+    # which other test sets (not a paper column) get columns of ours: shell-style patterns, None all
+    # (Uni-Removal's dehazing table shows the haze sets of a model also tested on rain and blur)
+    extra_sets: tuple[str, ...] | None = None
+    # a table metric -> the summary metric that measures it, where they differ (Uni-Removal's BRISQUE
+    # is MATLAB's brisque(): summaries' brisque_matlab)
+    metric_sources: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"table spec {self.id!r}"

@@ -8,6 +8,7 @@ photos) get columns of their own, without paper or difference columns.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -51,6 +52,8 @@ def _spec_from_def(d: dict) -> TableSpec:
                      derived={k: tuple(v) for k, v in (d.get("derived") or {}).items()},
                      merge_models=bool(d.get("merge_models", False)),
                      set_names=dict(d.get("set_names") or {}),
+                     extra_sets=tuple(d["extra_sets"]) if d.get("extra_sets") is not None else None,
+                     metric_sources=dict(d.get("metric_sources") or {}),
                      # the printed row an imported published model is compared with (MCIR: its baseline)
                      paper_rows_of={e: d.get("official_paper_row", "baseline") for e in d.get("official_rows", {})})
 
@@ -166,6 +169,21 @@ def _index_summaries(
                 f"{indexed[row]['model_file']!r} and {summary['model_file']!r}"
             )
     return indexed
+
+
+def with_metric_sources(spec: TableSpec, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """``summary`` with each table metric that another summary metric measures (``spec.metric_sources``:
+    ``brisque`` <- ``brisque_matlab``) filled in from it."""
+    if not spec.metric_sources:
+        return dict(summary)
+    sets = {}
+    for name, values in summary["test_sets"].items():
+        values = dict(values)
+        for metric, source in spec.metric_sources.items():
+            if metric not in values and source in values:
+                values[metric] = values[source]
+        sets[name] = values
+    return {**summary, "test_sets": sets}
 
 
 def _with_row_values(spec: TableSpec, summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -325,7 +343,8 @@ def build_table(
                     if "params_m" in paper.columns else {})
 
     measured_as = {spec.set_names.get(t, t) for t in spec.test_sets}
-    extra_sets = sorted({name for s in ours.values() for name in s["test_sets"]} - measured_as)
+    extra_sets = sorted(name for name in {n for s in ours.values() for n in s["test_sets"]} - measured_as
+                        if spec.extra_sets is None or any(fnmatch.fnmatchcase(name, p) for p in spec.extra_sets))
     rows = _sort_rows(spec, set(paper_values) | set(ours), list(paper_values))
 
     records = []
