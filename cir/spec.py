@@ -83,6 +83,11 @@ def job_spec(cfg: dict, preset_name: str, task: str, backbone: str, experiment: 
     elif "init" not in exp and train.get("init") and \
             train["init"].get("experiment") != cfgmod.split_replica(experiment)[0]:
         init = copy.deepcopy(train["init"])   # the recipe's start (Cria-CL: a PSNR-oriented RRDB's trunk)
+    _, seed = cfgmod.split_replica(experiment)
+    if seed is not None and isinstance(init, dict) and init.get("experiment") in preset["experiments"] and \
+            cfgmod.experiment(cfg, init["experiment"])["role"] == "student":
+        # a seed replica starts from the same seed's replica of its start (Uni-Removal: ur_da_seed1 from ur_kt_seed1)
+        init = {**init, "experiment": cfgmod.replica_name(init["experiment"], seed, preset)}
     groups = copy.deepcopy(exp.get("groups", {}))
     kind = exp.get("data", "paired")
     adapt = None

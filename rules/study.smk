@@ -1,6 +1,7 @@
 # The `study` table: every student experiment of the preset trained once per seed of the
 # preset's `seeds` (replicas <experiment>_seed<N>), mean and spread over seeds, and the
-# per-seed gain over the preset's `study_baseline` (default Scratch; see cir/report/study.py).
+# per-seed gain over the preset's `study_baseline` (default Scratch; see cir/report/study.py) in the
+# preset's `study_metrics` (default PSNR, SSIM; the first gives the paired change).
 # `backbone_tasks` keeps a backbone to some of the preset's tasks (EDSR: SR only).
 
 from cir.config import preset_seeds, replica_name
@@ -27,7 +28,8 @@ rule study_table:
     params:
         runs=lambda wc, input: " ".join(f"--summary {e}:{seed}={f}" for (s, b, e, seed), f in zip(STUDY_RUNS, input)),
         baseline=PRESET.get("study_baseline", "scratch"),
+        metrics=" ".join(f"--metric {m}" for m in PRESET.get("study_metrics", ["psnr", "ssim"])),
     threads: 1
     shell:
-        "{PY} workflow_scripts/make_study_table.py --preset {P} {params.runs} --baseline {params.baseline} "
+        "{PY} workflow_scripts/make_study_table.py --preset {P} {params.runs} --baseline {params.baseline} {params.metrics} "
         "--out {output.csv} > {log} 2>&1"

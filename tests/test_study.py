@@ -83,3 +83,26 @@ def test_study_table_rejects_mixed_presets_and_duplicates(tmp_path):
         build_study_table([("scratch", 0, a), ("scratch", 0, a)])
     with pytest.raises(CirError, match="not found"):
         build_study_table([("scratch", 0, tmp_path / "missing.json")])
+
+
+def test_study_table_with_lower_is_better_metrics(tmp_path):
+    """Uni-Removal's evidence: PIQE first (lower is better: a drop is a win), BRISQUE unavailable offline."""
+    def summ(exp, seed, piqe):
+        path = tmp_path / f"{exp}_{seed}.json"
+        path.write_text(json.dumps({
+            "preset": "study_uniremoval", "scale": 1, "backbone": "mprnet", "method": exp, "model_file": "m.pt",
+            "parameters": 10, "stand_ins": [], "task": "unified",
+            "test_sets": {"real": {"n_images": 2, "piqe": piqe, "brisque_matlab": "unavailable: missing x.mat",
+                                   "per_image_csv": "x.csv", "sec_per_image": 0.1}}}))
+        return path
+
+    entries = [("ur_kt", s, summ("ur_kt", s, v)) for s, v in [(0, 40.0), (1, 42.0), (2, 41.0)]]
+    entries += [("ur_da", s, summ("ur_da", s, v)) for s, v in [(0, 38.0), (1, 43.0), (2, 40.0)]]
+    df = build_study_table(entries, baseline="ur_kt", metrics=("piqe", "brisque_matlab"))
+    da = df[df.experiment == "ur_da"].iloc[0]
+    assert da["real_piqe_mean"] == pytest.approx(121 / 3)
+    assert da["real_piqe_gain_mean"] == pytest.approx(-2 / 3) and da["real_piqe_gain_wins"] == "2/3"
+    assert math.isnan(da["real_brisque_matlab_mean"])
+    md = render_study_markdown(df, "t")
+    assert "real PIQE" in md and "real ΔPIQE vs ur_kt (wins)" in md and "-0.667 ± 1.528 (2/3)" in md
+    assert "lower PIQE" in md

@@ -57,6 +57,19 @@ def test_unpaired_sampler_is_a_function_of_the_step(tmp_path):
         UnpairedSampler(degraded, clear, 32, 4, seed=2)
 
 
+def test_unpaired_sampler_disk_storage_gives_the_same_batches(tmp_path):
+    degraded = folders(tmp_path / "real", 2, 3)
+    clear = folders(tmp_path / "clear", 1, 2)
+    mem = UnpairedSampler(degraded, clear, 16, 4, seed=1, storage="memory")
+    disk = UnpairedSampler(degraded, clear, 16, 4, seed=1, memory_limit=1, cache_dir=tmp_path / "cache")
+    assert mem.storage == "memory" and disk.storage == "disk"
+    assert disk.fill_cache() == 6 + 2 and disk.fill_cache() == 0
+    for step in (0, 3):
+        a, b = mem.batch(step), disk.batch(step)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 8
+
+
 def test_generator_terms_by_hand():
     m = method(eicl=False, efcl=False)
     b = batch()

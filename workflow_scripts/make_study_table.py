@@ -38,13 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path, help="CSV path; the Markdown goes beside it")
     p.add_argument("--baseline", default="scratch",
                    help="the experiment the paired gains are measured against (default: %(default)s)")
+    p.add_argument("--metric", action="append", dest="metrics", metavar="NAME",
+                   help="a metric of the summaries, repeatable; the first gives the paired change "
+                        "(default: psnr, ssim)")
     a = p.parse_args(argv)
     if a.out.suffix != ".csv":
         p.error(f"argument --out: expected a .csv path, got {str(a.out)!r}")
     from cir.report.study import build_study_table, write_study_table
 
     def action() -> None:
-        df = build_study_table(a.summary, baseline=a.baseline)
+        df = build_study_table(a.summary, baseline=a.baseline, metrics=a.metrics or ("psnr", "ssim"))
         write_study_table(df, a.out, a.out.with_suffix(".md"),
                           title=f"Multi-seed study (preset {a.preset})")
 

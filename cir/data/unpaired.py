@@ -12,8 +12,11 @@ of the global batch.
 
 A folder is either a pair folder (a degraded folder gives its ``LR/`` images: a reference-free set,
 or the degraded side of a paired set; a clear folder its ``HR/`` images, the clean side) or a plain
-folder of images. Images are decoded once into memory;
-an image smaller than the patch is an error naming the file.
+folder of images. Images are held in memory (decoded once, up front) or, for sets whose decoded
+pixels do not fit (URHI, SPA's training set at the paper preset), read through the memory-mapped
+disk cache of :class:`cir.data.paired.DecodedCache` (``storage``: ``"auto"`` picks by the decoded
+size from the image headers, as :class:`~cir.data.paired.PatchSampler` does); the batches are the
+same with either storage. An image smaller than the patch is an error naming the file.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import torch
 
 from cir.data.images import list_images, read_image
+from cir.data.paired import DEFAULT_MEMORY_LIMIT, STORAGES, DecodedCache, cache_folder, image_size
 from cir.errors import DataError
 
 
@@ -38,29 +42,88 @@ def _images_of(folder: str | os.PathLike, side: str = "LR") -> list[Path]:
     return files
 
 
+class _Side:
+    """The images of one side (degraded or clear): file, cache side and size of each, decoded in
+    memory or read through a per-folder :class:`DecodedCache`."""
+
+    def __init__(self, dirs, side: str, name: str, patch: int) -> None:
+        self.files: list[Path] = []
+        self.owner: list[int] = []   # the folder of each image
+        self.side = side
+        per_dir = []
+        for k, d in enumerate(dirs):
+            files = _images_of(d, side)
+            per_dir.append(len(files))
+            self.files += files
+            self.owner += [k] * len(files)
+        self.dirs = [Path(d) for d in dirs]
+        self.counts = np.array(per_dir)
+        self.starts = np.cumsum([0] + per_dir)[:-1]
+        self.sizes = np.array([image_size(f) for f in self.files])
+        small = np.nonzero(self.sizes.min(axis=1) < patch)[0]
+        if small.size:
+            f, (h, w) = self.files[int(small[0])], self.sizes[int(small[0])]
+            raise DataError(f"{f}: a {name} image of {h}x{w}, smaller than the patch {patch}")
+        self.decoded_bytes = int(3 * (self.sizes[:, 0] * self.sizes[:, 1]).sum())
+        self._memory: list[np.ndarray] | None = None
+        self._caches: list[DecodedCache] = []
+
+    def to_memory(self) -> None:
+        images = [read_image(f) for f in self.files]
+        for f, img, hw in zip(self.files, images, self.sizes):
+            if tuple(img.shape[:2]) != tuple(hw):
+                raise DataError(f"{f}: decoded as {img.shape[0]}x{img.shape[1]}, its header says {hw[0]}x{hw[1]}")
+        self._memory = images
+
+    def to_disk(self, cache_dir) -> None:
+        self._caches = [DecodedCache(cache_folder(d, cache_dir)) for d in self.dirs]
+
+    def get(self, index: int) -> np.ndarray:
+        if self._memory is not None:
+            return self._memory[index]
+        return self._caches[self.owner[index]].get(self.files[index], self.side, tuple(self.sizes[index]))
+
+
 class UnpairedSampler:
     def __init__(self, degraded_dirs: Sequence[str | os.PathLike], clear_dirs: Sequence[str | os.PathLike],
-                 patch: int, batch_size: int, seed: int, augment: bool = True) -> None:
+                 patch: int, batch_size: int, seed: int, augment: bool = True, *, storage: str = "auto",
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, cache_dir: str | os.PathLike | None = None) -> None:
         if not degraded_dirs or not clear_dirs:
             raise ValueError("UnpairedSampler needs at least one degraded and one clear folder")
         if patch < 1 or batch_size < 1 or seed < 0:
             raise ValueError(f"invalid sampler settings: patch={patch}, batch_size={batch_size}, seed={seed}")
+        if storage not in STORAGES:
+            raise ValueError(f"storage must be one of {', '.join(STORAGES)}; got {storage!r}")
         self.patch, self.batch_size, self.seed, self.augment = int(patch), int(batch_size), int(seed), bool(augment)
-        per_dir = [[read_image(f) for f in _images_of(d)] for d in degraded_dirs]
-        self.degraded = [img for imgs in per_dir for img in imgs]
-        self._dir_start = np.cumsum([0] + [len(imgs) for imgs in per_dir])[:-1]
-        self._dir_count = np.array([len(imgs) for imgs in per_dir])
-        self.clear = [read_image(f) for d in clear_dirs for f in _images_of(d, "HR")]
-        for name, images, dirs in (("degraded", self.degraded, degraded_dirs), ("clear", self.clear, clear_dirs)):
-            for img in images:
-                if min(img.shape[:2]) < self.patch:
-                    raise DataError(f"a {name} image of {[str(d) for d in dirs]} is {img.shape[0]}x{img.shape[1]}, "
-                                    f"smaller than the patch {self.patch}")
-        self._sizes = {"degraded": np.array([img.shape[:2] for img in self.degraded]),
-                       "clear": np.array([img.shape[:2] for img in self.clear])}
+        self._sides = {"degraded": _Side(degraded_dirs, "LR", "degraded", self.patch),
+                       "clear": _Side(clear_dirs, "HR", "clear", self.patch)}
+        self.decoded_bytes = sum(side.decoded_bytes for side in self._sides.values())
+        if storage == "auto":
+            storage = "memory" if self.decoded_bytes < memory_limit else "disk"
+        self.storage = storage
+        for side in self._sides.values():
+            if storage == "memory":
+                side.to_memory()
+            else:
+                side.to_disk(cache_dir)
+        self._dir_start = self._sides["degraded"].starts
+        self._dir_count = self._sides["degraded"].counts
+        self._sizes = {name: side.sizes for name, side in self._sides.items()}
 
     def __len__(self) -> int:
-        return len(self.degraded)
+        return len(self._sides["degraded"].files)
+
+    def fill_cache(self, rank: int = 0, world_size: int = 1) -> int:
+        """Decode into the disk cache every image of this rank's share (images ``rank::world_size``
+        of each side) not cached yet; returns how many were written. Nothing to do in memory."""
+        if self.storage != "disk":
+            return 0
+        caches = [c for side in self._sides.values() for c in side._caches]
+        before = sum(c.writes for c in caches)
+        for side in self._sides.values():
+            for i in range(rank, len(side.files), world_size):
+                side.get(i)
+        return sum(c.writes for c in caches) - before
 
     def plan(self, step: int) -> dict[str, np.ndarray]:
         """The global batch at ``step``: per side, rows ``(image, y, x, hflip, vflip, transpose)``;
@@ -70,7 +133,7 @@ class UnpairedSampler:
         folder = rng.integers(0, len(self._dir_count), size=b)
         out = {"task": folder}
         for side, image in (("degraded", self._dir_start[folder] + rng.integers(0, self._dir_count[folder])),
-                            ("clear", rng.integers(0, len(self.clear), size=b))):
+                            ("clear", rng.integers(0, len(self._sides["clear"].files), size=b))):
             hw = self._sizes[side][image]
             y = rng.integers(0, hw[:, 0] - p + 1)
             x = rng.integers(0, hw[:, 1] - p + 1)
@@ -78,11 +141,11 @@ class UnpairedSampler:
             out[side] = np.column_stack([image, y, x, flips])
         return out
 
-    def _patches(self, images: list[np.ndarray], rows: np.ndarray) -> torch.Tensor:
+    def _patches(self, side: _Side, rows: np.ndarray) -> torch.Tensor:
         p = self.patch
         out = np.empty((len(rows), 3, p, p), dtype=np.uint8)
         for i, (image, y, x, hflip, vflip, transpose) in enumerate(rows):
-            patch = images[int(image)][y:y + p, x:x + p]
+            patch = side.get(int(image))[y:y + p, x:x + p]
             if hflip:
                 patch = patch[:, ::-1]
             if vflip:
@@ -98,6 +161,6 @@ class UnpairedSampler:
         share = self.batch_size // world_size
         cut = slice(rank * share, (rank + 1) * share)
         plan = self.plan(step)
-        return {"lq": self._patches(self.degraded, plan["degraded"][cut]),
+        return {"lq": self._patches(self._sides["degraded"], plan["degraded"][cut]),
                 "task": torch.from_numpy(plan["task"][cut].astype(np.int64)),
-                "clear": self._patches(self.clear, plan["clear"][cut])}
+                "clear": self._patches(self._sides["clear"], plan["clear"][cut])}
