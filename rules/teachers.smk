@@ -53,7 +53,10 @@ if IMPORTED_TEACHERS:
             runtime=res("data", "runtime"),
         params:
             arch=lambda wc: backbone_arch(PRESET, wc.backbone),
-            model=lambda wc: json.dumps(PRESET["models"][wc.backbone]["teacher"], sort_keys=True),
+            # the preset's teacher network with the experiment's own changes (an official release's width
+            # and value range: Uni-Removal's MPRNet teachers)
+            model=lambda wc: json.dumps({**PRESET["models"][wc.backbone]["teacher"], **EXPERIMENTS[wc.exp].get("model", {})},
+                                        sort_keys=True),
         shell:
             "{PY} workflow_scripts/import_teacher.py --weights {input.weights} --backbone {wildcards.backbone} "
             "--task {wildcards.task} --arch {params.arch} --params '{params.model}' --out {output} > {log} 2>&1"

@@ -117,3 +117,14 @@ def test_input_rows_score_the_degraded_images(tmp_path):
     assert summary["test_sets"]["set"]["psnr"] == pytest.approx(10 * np.log10(255 ** 2 / mse), abs=1e-3)
     assert summary["backbone"] == summary["method"] == "input" and summary["parameters"] == 0
     assert json.loads((tmp_path / "out/summary.json").read_text())["task"] == "unified"
+
+
+def test_dvc_yaml_has_the_adapt_stage():
+    import yaml
+
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    adapt = {k: v for k, v in stages.items() if k.startswith("adapt-")}
+    assert set(adapt) == {f"adapt-runs_demo_unified_mprnet_{e}_model_pt" for e in ("ur_da_bda", "ur_da_eicl", "ur_da")}
+    cmd = adapt["adapt-runs_demo_unified_mprnet_ur_da_model_pt"]["cmd"][-1]
+    assert "--clear-dir data/raw/skimage_clear" in cmd and "--init runs/demo/unified/mprnet/ur_kt/model.pt" in cmd
+    assert "runs/demo/unified/mprnet/ur_kt/model.pt" in adapt["adapt-runs_demo_unified_mprnet_ur_da_model_pt"]["deps"]

@@ -66,6 +66,13 @@ def test_demo_and_paper_dry_runs_list_every_uniremoval_job(tmp_path):
                "RealBlur_J_test", "URHI", "SPA_train", "RealBlur_J_train"):
         assert f"data/pairs/{ds}" in outs, ds
     assert {"data/raw/DIV2K_train_HR", "data/weights/vgg19-dcbb9e9d.pth"} <= outs   # clear images, VGG19
+    # the option: the official MPRNet releases as rain and blur teachers, imported at their own width and range
+    out = run([sys.executable, "-m", "snakemake", "-n", "-p", "runs/paper/unified/mprnet/ur_kt_official/model.pt"],
+              project).stdout
+    assert _jobs(out, "import_teacher") == {"runs/paper/derain_ur/mprnet/ur_teacher_official_rain/model.pt",
+                                            "runs/paper/deblur_ur/mprnet/ur_teacher_official_blur/model.pt"}
+    assert {"data/weights/model_deraining.pth", "data/weights/model_deblurring.pth"} <= dry_run_outputs(out)
+    assert '"n_feat": 96' in out and '"value_range": "0_1"' in out
 
     from cir import config as cfgmod
     from cir.spec import job_spec

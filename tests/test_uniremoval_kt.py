@@ -77,6 +77,20 @@ def test_image_grained_term_and_switches():
     assert set(method(fcl=False).training_step(batch(), 0).losses) == {"pixel", "ig"}
 
 
+def test_teachers_of_another_width_need_fcl_off():
+    """An official release (MPRNet deblurring: 96/48/32) beside teachers trained here: the
+    feature-grained term cannot compare its features, which is a clear error; without it, it trains."""
+    torch.manual_seed(4)
+    wide = build_model("mprnet", 1, **{**TINY, "n_feat": 12, "value_range": "0_1"})
+    teachers = {"haze": net(1), "rain": net(2), "blur": wide}
+    with pytest.raises(ConfigError, match=r"options\.fcl: teacher 'blur' gives features of shape"):
+        get_method("uniremoval_kt")(net(0), teachers, BASE).training_step(batch(), 0)
+    with pytest.raises(ConfigError, match=r"options\.fcl: the teachers' features .* the student's"):
+        get_method("uniremoval_kt")(net(0), {"haze": wide, "rain": wide, "blur": wide}, BASE).training_step(batch(), 0)
+    out = get_method("uniremoval_kt")(net(0), teachers, {**BASE, "fcl": False}).training_step(batch(), 0)
+    assert set(out.losses) == {"pixel", "ig"} and torch.isfinite(out.losses["ig"])
+
+
 def test_bad_input_names_the_key():
     with pytest.raises(ConfigError, match=r"options\.task_teachers: .* once"):
         method(task_teachers=["haze", "haze", "blur"])

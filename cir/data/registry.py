@@ -900,6 +900,27 @@ NAFNET_GOPRO_WIDTH32 = Source(
 )
 
 
+
+# --- Uni-Removal: the official MPRNet releases (an option for its rain and blur teachers) ---------
+# swz30/MPRNet README: Deraining/pretrained_models/model_deraining.pth (trained on Rain13K, not on
+# Rain1400 as Uni-Removal's rain teacher) and Deblurring/pretrained_models/model_deblurring.pth
+# (GoPro), each a Google Drive file; {'state_dict': ...} of MPRNet in [0, 1]. Widths: deraining
+# 40/20/16 with 8 CABs, deblurring 96/48/32 (cir/models/mprnet.py PUBLIC_SIZES). No dehazing model
+# exists. The authors publish no checksum.
+def _mprnet_release(filename: str, drive_id: str, folder: str) -> Source:
+    return Source(
+        filename=filename, urls=(_GDRIVE.format(drive_id),), checksum=None,
+        checksum_note=(f"The MPRNet authors publish no checksum or size for {filename} and none was found "
+                       "elsewhere; pin the sha256 printed on first download."),
+        manual=(f"Download {filename} from the MPRNet authors' Google Drive "
+                f"https://drive.google.com/file/d/{drive_id}/view (linked from github.com/swz30/MPRNet, "
+                f"{folder}/pretrained_models/README) and save it under this name. Licence: the MPRNet "
+                "release is under its ACADEMIC PUBLIC LICENSE (non-commercial)."))
+
+
+MPRNET_DERAINING = _mprnet_release("model_deraining.pth", "1O3WEJbcat7eTY6doXWeorAbQ1l_WmMnM", "Deraining")
+MPRNET_DEBLURRING = _mprnet_release("model_deblurring.pth", "1QwQUVbk6YVOJViCsOKYNykCsdJSVGRtb", "Deblurring")
+
 # --- Cria-CL: the network it starts from and its released models -------------------------
 
 # ESRGAN's PSNR-oriented RRDB x4 (nf 64, nb 23, trained on DF2K). Cria-CL's public training config
@@ -1105,6 +1126,12 @@ ASSETS: dict[str, AssetEntry] = {
             task="deblur",
             description="NAFNet width 32 (36 blocks) trained on GoPro; authors' checkpoint (state dict under 'params')",
         ),
+        # Uni-Removal's rain and blur teachers as the official MPRNet releases (experiments
+        # ur_teacher_official_rain / _blur); the paper trains its own
+        AssetEntry(name="model_deraining.pth", source=MPRNET_DERAINING, backbone="mprnet", scale=1, task="derain_ur",
+                   description="MPRNet 40/20/16, 8 CABs, deraining, trained on Rain13K; authors' release ([0, 1] images)"),
+        AssetEntry(name="model_deblurring.pth", source=MPRNET_DEBLURRING, backbone="mprnet", scale=1, task="deblur_ur",
+                   description="MPRNet 96/48/32, 8 CABs, deblurring, trained on GoPro; authors' release ([0, 1] images)"),
         AssetEntry(
             name="vqgan_imagenet_f16_1024.ckpt",
             source=Source(

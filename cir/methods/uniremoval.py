@@ -91,8 +91,10 @@ class UniRemovalKT(Method):
             nets["encoder"] = self.encoder
         return nets
 
-    def _teach(self, lq: Tensor, task: Tensor) -> tuple[Tensor, Tensor]:
-        """Each sample's own teacher's output and features (one call per teacher present)."""
+    def _teach(self, lq: Tensor, task: Tensor, features: bool = True) -> tuple[Tensor, Tensor | None]:
+        """Each sample's own teacher's output and, with ``features``, its features at
+        ``feature_layer`` (one call per teacher present). Features of teachers of different widths
+        (an official release beside teachers trained here) cannot be compared: a clear error."""
         layer = self.options["feature_layer"]
         out = feats = None
         with torch.inference_mode():
@@ -100,16 +102,27 @@ class UniRemovalKT(Method):
                 idx = (task == k).nonzero(as_tuple=True)[0]
                 if idx.numel() == 0:
                     continue
-                with FeatureTaps(self.teachers[name], [layer]) as taps:
-                    y = self.teachers[name](lq[idx])
-                    f = taps.feature(layer)
+                if features:
+                    with FeatureTaps(self.teachers[name], [layer]) as taps:
+                        y = self.teachers[name](lq[idx])
+                        f = taps.feature(layer)
+                else:
+                    y, f = self.teachers[name](lq[idx]), None
                 if out is None:
                     out = y.new_empty((lq.shape[0], *y.shape[1:]))
-                    feats = f.new_empty((lq.shape[0], *f.shape[1:]))
-                out[idx], feats[idx] = y, f
-        if out is None or feats is None:   # unreachable with a non-empty batch
+                    feats = None if f is None else f.new_empty((lq.shape[0], *f.shape[1:]))
+                if feats is not None and f is not None and f.shape[1:] != feats.shape[1:]:
+                    raise ConfigError(
+                        f"{self.where}.fcl: teacher {name!r} gives features of shape {tuple(f.shape[1:])} at "
+                        f"{layer}, another teacher {tuple(feats.shape[1:])}: the feature-grained term needs "
+                        "teachers of one width (set fcl: false to train without it)")
+                out[idx] = y
+                if feats is not None:
+                    feats[idx] = f
+        if out is None:   # unreachable with a non-empty batch
             raise ValueError("uniremoval_kt: empty batch")
-        return out.clone(), feats.clone()   # normal tensors: usable as constants in the autograd graph
+        # normal tensors: usable as constants in the autograd graph
+        return out.clone(), None if feats is None else feats.clone()
 
     def training_step(self, batch, step):
         o = self.options
@@ -120,7 +133,7 @@ class UniRemovalKT(Method):
         if int(task.max()) >= len(self.order) or int(task.min()) < 0:
             raise ConfigError(f"{self.where}.task_teachers: a batch holds task {int(task.max())}, but only "
                               f"{len(self.order)} teachers are named ({self.order})")
-        target, t_feats = self._teach(lq, task)
+        target, t_feats = self._teach(lq, task, features=bool(o["fcl"]))
         layer = o["feature_layer"]
         with FeatureTaps(self.student, [layer]) as taps:
             out = self.student(lq)
@@ -141,6 +154,11 @@ class UniRemovalKT(Method):
                     tau=o["tau"], form=o["form"])
             terms["ig"] = o["alpha2"] * ig
         if o["fcl"]:
+            if t_feats is None or t_feats.shape != s_feats.shape:
+                raise ConfigError(f"{self.where}.fcl: the teachers' features at {layer} have shape "
+                                  f"{None if t_feats is None else tuple(t_feats.shape[1:])}, the student's "
+                                  f"{tuple(s_feats.shape[1:])}: the feature-grained term needs teachers of the "
+                                  "student's width (set fcl: false to train without it)")
             anchor = flatten_features(s_feats)
             other_task = task.unsqueeze(1) != task.unsqueeze(0)          # [B, B]: negatives of another task
             fg = contrastive_loss(anchor, flatten_features(t_feats), anchor.unsqueeze(0).expand(len(out), -1, -1),

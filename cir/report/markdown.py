@@ -24,7 +24,7 @@ def _number(value: Any, decimals: int, signed: bool = False) -> str:
     if _is_empty(value):
         return ""
     if isinstance(value, str) and value.startswith("unavailable: "):
-        return value  # a metric whose weights were missing: the reason, never a number
+        return "n/a"  # a metric whose weights were missing: never a number; the reason is listed below the table
     return f"{float(value):+.{decimals}f}" if signed else f"{float(value):.{decimals}f}"
 
 
@@ -123,6 +123,11 @@ def render_markdown(
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
 
     lines += ["", "Empty cells: no number (not in the paper, or not run in this preset)."]
+    missing = list(dict.fromkeys(
+        f"{metric.upper()}: {rec[c][len('unavailable: '):]}" for rec in records for c, _, metric, _ in
+        _metric_columns(df, spec) if isinstance(rec[c], str) and rec[c].startswith("unavailable: ")))
+    if missing:
+        lines += ["", "n/a: a metric not computed in our runs, never a number:", *[f"- {_cell(m)}" for m in missing]]
     lines += ["", "## Stand-ins used by our runs", ""]
     if stand_ins:
         lines += [f"{i}. {_cell(s)}" for i, s in enumerate(stand_ins, start=1)]
