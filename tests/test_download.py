@@ -369,7 +369,7 @@ def test_registry_entries_are_well_formed():
                 task = parse_task(e.task)  # SR factor, scale-1 restoration task or real-world SR
                 assert e.scale == task.scale, where + "scale and task agree"
                 assert e.backbone in ("swinir", "rcan", "restormer", "nafnet", "edsr", "swinir_light", "ffanet",
-                                      "dehazeformer_t", "dehazeformer_s", "dehazeformer_b", "idt", "criacl")
+                                      "dehazeformer_t", "dehazeformer_s", "dehazeformer_b", "idt", "criacl", "mprnet")
                 assert e.name.endswith((".pth", ".pt", ".pk")), where + "weight loaders pick the reader by extension"
             elif e.kind == "init":  # weights a trained network starts from: a scale, no task
                 assert e.scale is not None and e.scale >= 1 and e.task is None, where + "init scale/task"
