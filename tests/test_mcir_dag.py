@@ -59,7 +59,8 @@ def test_two_mcir_tables_train_and_build_offline(tmp_path):
     t6 = pd.read_csv(project / "results/tables/mcir_table6.csv")
     assert list(t6[t6.status == "ours"].method) == ["baseline", "spn_neg_random", "spn_neg_pretrained", "spn"]
     spec = json.loads((project / "runs/demo/x4/swinir_light/spn_neg_pretrained/spec.json").read_text())
-    assert spec["teachers"] == {"negative": {"experiment": "baseline", "model": {"arch": "swinir", "scale": 4}}}
+    assert spec["teachers"] == {"negative": {"experiment": "baseline", "task": "x4",
+                                             "model": {"arch": "swinir", "scale": 4}}}
     assert spec["options"]["step_scale"] == 0.05 and spec["model"]["arch"] == "swinir"
     log = pd.read_csv(project / "runs/demo/dehaze/ffanet/spn/train_log.csv")
     assert (log["neg"] < 0).all() and (log["neg_distance"] > 0).all()

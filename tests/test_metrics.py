@@ -291,11 +291,14 @@ def test_conventions_state_the_papers_choices() -> None:
     assert table("criacl_realsr_y", 4) == [("psnr", True, 4), ("ssim", True, 4), ("lpips", False, 0),
                                            ("niqe", False, 0)]
     assert table("uniremoval_real") == [("brisque_matlab", False, 0), ("piqe", False, 0)]
+    # Uni-Removal's tables (ours: the paper states no PSNR/SSIM convention): RGB, no crop; the no-reference pair
+    assert table("uniremoval") == [("psnr", False, 0), ("ssim", False, 0), ("brisque_matlab", False, 0),
+                                   ("piqe", False, 0)]
     assert [(s.name, s.y_rounded) for s in convention_specs("derain_y_matlab")] == [("psnr", True), ("ssim", True)]
     assert [(s.name, s.y_channel, s.pool_to) for s in convention_specs("dehaze_rgb")] == [
         ("psnr", False, 0), ("ssim", False, 256)]
     assert set(CONVENTIONS) == {"dckd_sr", "deblur_rgb", "derain_y", "derain_y_matlab", "dehaze_rgb",
-                                "criacl_realsr", "criacl_realsr_y", "uniremoval_real"}
+                                "criacl_realsr", "criacl_realsr_y", "uniremoval", "uniremoval_real"}
     with pytest.raises(ConfigError, match="dckd_sr.*--scale"):
         convention_specs("dckd_sr")
     with pytest.raises(UnknownNameError, match="'sr'.*dckd_sr"):

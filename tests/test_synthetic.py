@@ -123,6 +123,9 @@ def test_task_names() -> None:
     assert TASK_OF_KIND == {"blur": "deblur", "rain": "derain", "haze": "dehaze", "noise": "denoise",
                             "jpeg": "dejpeg", "realsr": "realsr", "camera": "camerasr"}
     for task, spec in RESTORATION_TASKS.items():  # the task table and this module agree
+        if spec.mixes:   # a mixture of tasks (Uni-Removal's unified) has no degradation of its own
+            assert spec.degradation is None and all(t in RESTORATION_TASKS for t in spec.mixes)
+            continue
         assert TASK_OF_KIND[spec.degradation] == task
         assert SCALE_OF_KIND.get(spec.degradation, 1) == spec.scale
 
