@@ -197,15 +197,12 @@ def _check_semantics(cfg: dict, source: str) -> None:
         _check_table_choices(pname, preset, exps, problems)
         recipe_keys = [None, *preset.get("recipes", {})]
         for rkey in recipe_keys:
-            t = preset["train"]
-            if rkey is not None:   # layered as train_settings() layers it: backbone, task/backbone, .../experiment
+            if rkey is None:
+                t = preset["train"]
+            else:   # what the trainer gets: the recipe layered on those below it (train_settings)
                 parts = rkey.split("/")
-                chain = [parts[0]] if len(parts) == 1 else ["/".join(parts[:n]) for n in range(2, len(parts) + 1)]
-                if len(parts) > 1:
-                    chain.insert(0, parts[1])
-                for key in chain:
-                    if key in preset["recipes"]:
-                        t = _merge(t, preset["recipes"][key])
+                task, backbone = ("", parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+                t = train_settings(preset, task, backbone, parts[2] if len(parts) == 3 else None)
             where_t = f"{at}.train" if rkey is None else f"{at}.recipes.{rkey}"
             schedulers = [(f"{where_t}.scheduler", t["scheduler"])]
             for name in preset["experiments"]:

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from conftest import ROOT
+from test_config import bad as _with
 
 from cir import config as cfgmod
 from cir.errors import ConfigError
@@ -17,15 +18,6 @@ from cir.spec import job_spec
 @pytest.fixture(scope="module")
 def cfg():
     return cfgmod.load_yaml(ROOT / "config.yaml")
-
-
-def _with(cfg, path, value):
-    out = copy.deepcopy(cfg)
-    node = out
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return out
 
 
 UNIFIED = ("presets", "demo", "data", "per_task", "unified")

@@ -619,21 +619,15 @@ PAIRED_DATASETS: dict[str, PairedDatasetEntry] = _paired(
     # and RealBlur_J_{train,test}_list.txt beside them, each line "<gt path> <blur path>"; 3758 train /
     # 980 test pairs for RealBlur-J (rimchang/RealBlur README and public loaders of the list files).
     # Pair names scene<NNN>-blur_<M>.
-    # Uni-Removal adapts to the blurred side of the training pairs (no ground truth used)
-    PairedDatasetEntry(
-        "RealBlur_J_train", "deblur", "train", REALBLUR, "tar.gz",
+    # (Uni-Removal adapts to the blurred side of the training pairs; no ground truth used)
+    *[PairedDatasetEntry(
+        f"RealBlur_J_{split}", "deblur", split, REALBLUR, "tar.gz",
         "**/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/*/blur/*.png",
-        "**/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/*/gt/*.png", 3758,
-        "RealBlur-J training pairs (real camera shake, JPEG-processed), as listed in RealBlur_J_train_list.txt",
-        pairing=list_pairing("**/RealBlur_J_train_list.txt", lq_column=1, gt_column=0),
-        stem=r"/(scene\d+)/blur/(blur_\d+)\.png$"),
-    PairedDatasetEntry(
-        "RealBlur_J_test", "deblur", "test", REALBLUR, "tar.gz",
-        "**/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/*/blur/*.png",
-        "**/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/*/gt/*.png", 980,
-        "RealBlur-J test pairs (real camera shake, JPEG-processed), as listed in RealBlur_J_test_list.txt",
-        pairing=list_pairing("**/RealBlur_J_test_list.txt", lq_column=1, gt_column=0),
-        stem=r"/(scene\d+)/blur/(blur_\d+)\.png$"),
+        "**/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/*/gt/*.png", count,
+        f"RealBlur-J {split} pairs (real camera shake, JPEG-processed), as listed in RealBlur_J_{split}_list.txt",
+        pairing=list_pairing(f"**/RealBlur_J_{split}_list.txt", lq_column=1, gt_column=0),
+        stem=r"/(scene\d+)/blur/(blur_\d+)\.png$")
+      for split, count in (("train", 3758), ("test", 980))],
     # --- derain --------------------------------------------------------------------------
     # Rain13K training pairs: MPRNet/DCKD state 13,712, but the shared archive holds 13,711: "The
     # size for 1 image was not correct and hence we remove it. There are 13711 image pairs for

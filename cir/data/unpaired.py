@@ -106,9 +106,6 @@ class UnpairedSampler:
                 side.to_memory()
             else:
                 side.to_disk(cache_dir)
-        self._dir_start = self._sides["degraded"].starts
-        self._dir_count = self._sides["degraded"].counts
-        self._sizes = {name: side.sizes for name, side in self._sides.items()}
 
     def __len__(self) -> int:
         return len(self._sides["degraded"].files)
@@ -130,11 +127,12 @@ class UnpairedSampler:
         ``task`` the degraded samples' folders."""
         b, p = self.batch_size, self.patch
         rng = np.random.default_rng([self.seed, int(step)])
-        folder = rng.integers(0, len(self._dir_count), size=b)
+        degraded, clear = self._sides["degraded"], self._sides["clear"]
+        folder = rng.integers(0, len(degraded.counts), size=b)
         out = {"task": folder}
-        for side, image in (("degraded", self._dir_start[folder] + rng.integers(0, self._dir_count[folder])),
-                            ("clear", rng.integers(0, len(self._sides["clear"].files), size=b))):
-            hw = self._sizes[side][image]
+        for side, image in (("degraded", degraded.starts[folder] + rng.integers(0, degraded.counts[folder])),
+                            ("clear", rng.integers(0, len(clear.files), size=b))):
+            hw = self._sides[side].sizes[image]
             y = rng.integers(0, hw[:, 0] - p + 1)
             x = rng.integers(0, hw[:, 1] - p + 1)
             flips = rng.integers(0, 2, size=(b, 3)) if self.augment else np.zeros((b, 3), dtype=np.int64)

@@ -263,11 +263,17 @@ def evaluate_model_file(model_file: str | os.PathLike, test_sets: Mapping[str, s
         "metric_convention": description,
         "convention_name": convention if metrics is None else None,
         "task": task or (f"x{scale}" if scale > 1 else None),
-        "test_sets": {
-            name: {key: r[key] for key in ("n_images", *[s.name for s in specs], "per_image_csv",
-                                           "sec_per_image", "sec_per_image_by_metric")}
-            for name, r in results.items()
-        },
+    }
+    return _write_summary(summary_path, summary, specs, results)
+
+
+def _write_summary(summary_path: Path, summary: dict, specs: Sequence[MetricSpec], results: Mapping[str, dict]) -> dict:
+    """Complete ``summary`` with each test set's entry (``n_images``, one mean per metric,
+    ``per_image_csv``, timings) and the weight file of each learned metric, and write it."""
+    summary["test_sets"] = {
+        name: {key: r[key] for key in ("n_images", *[s.name for s in specs], "per_image_csv",
+                                       "sec_per_image", "sec_per_image_by_metric")}
+        for name, r in results.items()
     }
     weights = next(iter(results.values()))["metric_weights"]
     if weights:  # which weight file each learned/model-based metric used
@@ -292,12 +298,5 @@ def evaluate_inputs(test_sets: Mapping[str, str | os.PathLike], summary_path: st
         "parameters": 0, "stand_ins": [], "device": dev.type,
         "metric_convention": f"{convention}: {describe_specs(specs)}; the degraded inputs scored, no network",
         "convention_name": convention, "task": task,
-        "test_sets": {name: {key: r[key] for key in ("n_images", *[s.name for s in specs], "per_image_csv",
-                                                     "sec_per_image", "sec_per_image_by_metric")}
-                      for name, r in results.items()},
     }
-    weights = next(iter(results.values()))["metric_weights"]
-    if weights:
-        summary["metric_convention"] += "; weights: " + ", ".join(f"{m}={w}" for m, w in weights.items())
-    write_json(summary_path, summary)
-    return summary
+    return _write_summary(summary_path, summary, specs, results)
